@@ -1,0 +1,37 @@
+# musicnn: `make demo` installs and runs the main job, `make test` installs and runs the tests.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch pinned here is installed first where it can be (it lies on the
+# project machines' disk); pyproject.toml only asks for a range.
+TORCH_SPEC ?= torch==2.13.0
+DEMO_DATA ?= data/instruments
+RUNS ?= runs
+JOBS ?= 2
+
+.PHONY: install demo test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)" || echo "note: $(TORCH_SPEC) unavailable; pyproject.toml's torch range applies"
+	$(BIN)/python -m pip install -q -e ".[test,bench]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/musicnn datasets build instruments --out $(DEMO_DATA)
+	$(BIN)/musicnn train --data $(DEMO_DATA) --model mlp --out $(RUNS)/mlp.safetensors --jobs $(JOBS)
+	$(BIN)/musicnn train --data $(DEMO_DATA) --model cnn --out $(RUNS)/cnn.safetensors --jobs $(JOBS)
+	$(BIN)/musicnn evaluate $(RUNS)/cnn.safetensors --data $(DEMO_DATA) --split test --confusion $(RUNS)/cnn.test-confusion.png
+	$(BIN)/musicnn classify $(RUNS)/cnn.safetensors $$(ls $(DEMO_DATA)/*/*_n060_v120.wav | head -n 6) --top-k 3
+
+test: install
+	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DATA) $(RUNS) .pytest_cache

@@ -1,0 +1,245 @@
+"""Audio loading: decode, mix down, resample and check.
+
+Every file goes through :func:`load`.  It reads WAV, FLAC, OGG/Vorbis and MP3 (and the
+other formats libsndfile knows) at any sample rate, mixes down to mono, resamples with
+soxr (the same high-quality resampler as ``librosa.load``) and returns float32 samples.
+
+Errors name the file: a missing file, data that is not audio, a corrupt stream, a file
+with no samples or with non-finite samples raise :class:`~musicnn.errors.AudioError`.
+A file whose header promises more samples than it holds (a truncated download, a copy
+cut short) is read as far as it goes, with a :class:`TruncatedAudioWarning` naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from musicnn.errors import AudioError, FeatureError
+
+__all__ = ["load", "duration", "check_sr", "TruncatedAudioWarning", "AUDIO_EXTENSIONS", "SILENCE_PEAK"]
+
+#: File extensions treated as audio when a folder is scanned.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au")
+
+#: Peak amplitude under which a signal counts as silent (-90 dBFS).
+SILENCE_PEAK = 10 ** (-90 / 20)
+
+_BLOCK = 1 << 18  # frames decoded per read
+
+
+class TruncatedAudioWarning(UserWarning):
+    """A file holds fewer samples than its header promises; it was read as far as it goes."""
+
+
+def check_sr(sr: int) -> int:
+    """Validate a target sample rate.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    int
+        ``sr`` as an int.
+
+    Raises
+    ------
+    FeatureError
+        If ``sr`` is not an integer between 1,000 and 384,000 Hz.
+    """
+    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or not 1000 <= sr <= 384_000:
+        raise FeatureError(f"sr={sr!r} must be an integer sample rate between 1000 and 384000 Hz")
+    return int(sr)
+
+
+def _wav_declared_frames(path: Path) -> int | None:
+    """Frames promised by a RIFF/WAVE header's data chunk, or None if not a plain WAV."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = None
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    fmt = f.read(size)
+                    if len(fmt) >= 14:
+                        block_align = struct.unpack("<H", fmt[12:14])[0]
+                    if size % 2:
+                        f.seek(1, os.SEEK_CUR)
+                elif cid == b"data":
+                    if not block_align or size == 0xFFFFFFFF:
+                        return None
+                    return size // block_align
+                else:
+                    f.seek(size + (size % 2), os.SEEK_CUR)
+    except OSError:
+        return None
+
+
+def _open_checked(path: Path):
+    import soundfile as sf
+
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes)")
+    try:
+        return sf.SoundFile(str(path))
+    except sf.LibsndfileError as exc:
+        reason = str(exc).split(":")[-1].strip() or "unreadable"
+        raise AudioError(f"{path}: not a readable audio file ({reason})") from exc
+    except (OSError, RuntimeError) as exc:
+        raise AudioError(f"{path}: cannot open ({exc})") from exc
+
+
+def _read_blocks(path: Path, start: int, want: int, block: int) -> tuple[list[np.ndarray], str | None]:
+    """Read up to ``want`` frames from ``start`` in blocks; stop at the first decoder error."""
+    import soundfile as sf
+
+    blocks: list[np.ndarray] = []
+    got = 0
+    with _open_checked(path) as f:
+        if start > 0:
+            try:
+                f.seek(start)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                return blocks, f"cannot seek: {exc}"
+        while got < want:
+            try:
+                chunk = f.read(min(block, want - got), dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                return blocks, str(exc).split(":")[-1].strip() or "decoder error"
+            if len(chunk) == 0:
+                break
+            blocks.append(chunk)
+            got += len(chunk)
+    return blocks, None
+
+
+def duration(path: str | os.PathLike) -> float:
+    """Duration of an audio file in seconds, read from its header.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The audio file.
+
+    Returns
+    -------
+    float
+        Seconds of audio the header announces.
+    """
+    path = Path(path)
+    with _open_checked(path) as f:
+        return f.frames / f.samplerate
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    sr: int | None = 22050,
+    mono: bool = True,
+    offset: float = 0.0,
+    duration: float | None = None,
+    allow_silent: bool = True,
+) -> tuple[np.ndarray, int]:
+    """Load an audio file as float32 samples.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        WAV, FLAC, OGG, MP3 or any other format libsndfile reads.
+    sr : int or None
+        Target sample rate; the signal is resampled (soxr, high quality) when the file's
+        rate differs.  ``None`` keeps the file's own rate.
+    mono : bool
+        Mix all channels down to one by averaging.
+    offset : float
+        Start reading this many seconds into the file.
+    duration : float or None
+        Read at most this many seconds (``None``: to the end).
+    allow_silent : bool
+        If False, a signal whose peak is below :data:`SILENCE_PEAK` (-90 dBFS) raises.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,) or (channels, n)], float32
+        The samples (mono, or channels first as in librosa).
+    sr : int
+        The sample rate of ``y``.
+
+    Raises
+    ------
+    AudioError
+        Missing, empty, non-audio or corrupt file; no samples (after ``offset``);
+        non-finite samples; silence when ``allow_silent`` is False.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if sr is not None:
+        sr = check_sr(sr)
+    if offset < 0 or not np.isfinite(offset):
+        raise AudioError(f"{path}: offset={offset!r} must be >= 0")
+    if duration is not None and (not np.isfinite(duration) or duration <= 0):
+        raise AudioError(f"{path}: duration={duration!r} must be > 0")
+
+    with _open_checked(path) as f:
+        native_sr = f.samplerate
+        declared = f.frames
+        if f.format == "WAV":
+            declared = max(declared, _wav_declared_frames(path) or 0)
+    start = int(round(offset * native_sr))
+    if start > 0 and start >= declared:
+        raise AudioError(f"{path}: offset={offset}s is past the end of the file ({declared / native_sr:.3f}s)")
+    want = declared - start if duration is None else int(round(duration * native_sr))
+    blocks, broken = _read_blocks(path, start, want, _BLOCK)
+    got = sum(len(b) for b in blocks)
+    if broken is not None:
+        # a decoder error in a large read loses the whole read: salvage what precedes it
+        more, broken = _read_blocks(path, start + got, want - got, 1024)
+        blocks += more
+        got += sum(len(b) for b in more)
+    if broken is not None and got == 0:
+        raise AudioError(f"{path}: corrupt audio data ({broken})")
+    if got == 0:
+        raise AudioError(f"{path}: holds no audio samples" + (f" after offset={offset}s" if start else ""))
+    expected = declared - start if duration is None else min(int(round(duration * native_sr)), declared - start)
+    if broken is not None or got < expected - max(2, int(0.001 * expected)):
+        warnings.warn(
+            f"{path}: truncated: the header promises {expected / native_sr:.3f}s but the file holds "
+            f"{got / native_sr:.3f}s" + (f" ({broken})" if broken else "") + "; read what is there",
+            TruncatedAudioWarning,
+            stacklevel=2,
+        )
+
+    y = np.concatenate(blocks, axis=0).T  # (channels, n)
+    if not np.isfinite(y).all():
+        raise AudioError(f"{path}: holds non-finite samples (NaN or infinity)")
+    if mono:
+        y = y.mean(axis=0)
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if sr is not None and sr != native_sr:
+        import soxr
+
+        y = soxr.resample(y.T, native_sr, sr, quality="HQ").T
+        y = np.ascontiguousarray(y, dtype=np.float32)
+    else:
+        sr = native_sr
+    if not allow_silent and float(np.max(np.abs(y))) < SILENCE_PEAK:
+        raise AudioError(f"{path}: is silent (peak below -90 dBFS); nothing to analyse")
+    return y, int(sr)
