@@ -1,0 +1,234 @@
+"""Labelled audio collections and group-aware splits.
+
+A :class:`Collection` is a list of :class:`Item` (path, label, group, split).  It comes from
+
+* a **folder-per-label tree**: ``DATA/<label>/**/<file>.wav``; every file is its own group;
+* a **CSV manifest** with columns ``path`` and ``label`` (required), ``group`` and ``split``
+  (optional), any others kept as ``meta``; paths are relative to the manifest's folder;
+* a folder holding ``manifest.csv``: that manifest.
+
+Splits are stratified by label and group-aware: all items of a group (an instrument, an
+artist, a SoundFont) fall in the same split, so a test score measures generalisation to
+groups never seen in training.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from musicnn.audio import AUDIO_EXTENSIONS
+from musicnn.errors import DataError
+
+__all__ = ["Item", "Collection", "SPLITS", "MANIFEST_NAME"]
+
+SPLITS = ("train", "validation", "test")
+MANIFEST_NAME = "manifest.csv"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelled audio file."""
+
+    path: str
+    label: str
+    group: str
+    split: str | None = None
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+class Collection(Sequence[Item]):
+    """An ordered set of labelled audio files.
+
+    Parameters
+    ----------
+    items : sequence of Item
+    source : str
+        Where the items came from (shown in messages).
+    """
+
+    def __init__(self, items: Sequence[Item], source: str = "") -> None:
+        self.items = list(items)
+        self.source = source
+
+    # -- sequence protocol ------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return Collection(self.items[i], self.source)
+        return self.items[i]
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self.items)
+
+    def __repr__(self) -> str:
+        return f"Collection({len(self)} items, {len(self.labels)} labels, {len(set(self.groups))} groups, source={self.source!r})"
+
+    # -- views ------------------------------------------------------------------------
+    @property
+    def paths(self) -> list[str]:
+        return [it.path for it in self.items]
+
+    @property
+    def y(self) -> np.ndarray:
+        """Labels as an array of str."""
+        return np.array([it.label for it in self.items], dtype=object)
+
+    @property
+    def groups(self) -> list[str]:
+        return [it.group for it in self.items]
+
+    @property
+    def labels(self) -> list[str]:
+        """Sorted distinct labels."""
+        return sorted({it.label for it in self.items})
+
+    def counts(self) -> dict[str, int]:
+        """Items per label."""
+        return dict(sorted(Counter(it.label for it in self.items).items()))
+
+    def subset(self, mask_or_indices) -> Collection:
+        """The items selected by a boolean mask or index list."""
+        idx = np.asarray(mask_or_indices)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        return Collection([self.items[i] for i in idx], self.source)
+
+    # -- constructors -----------------------------------------------------------------
+    @classmethod
+    def load(cls, data: str | os.PathLike) -> Collection:
+        """A collection from a CSV manifest, a folder holding ``manifest.csv``, or a folder-per-label tree."""
+        data = Path(data)
+        if not data.exists():
+            raise DataError(f"{data}: no such file or folder")
+        if data.is_file():
+            return cls.from_csv(data)
+        if (data / MANIFEST_NAME).is_file():
+            return cls.from_csv(data / MANIFEST_NAME)
+        return cls.from_folder(data)
+
+    @classmethod
+    def from_folder(cls, root: str | os.PathLike) -> Collection:
+        """A collection from ``root/<label>/**/<audio file>``; each file is its own group."""
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(f"{root}: not a folder")
+        items = []
+        for label_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for f in sorted(label_dir.rglob("*")):
+                if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS and not f.name.startswith("."):
+                    rel = f.relative_to(root).as_posix()
+                    items.append(Item(path=str(f), label=label_dir.name, group=rel))
+        if not items:
+            raise DataError(
+                f"{root}: no audio files found in label folders (expected {root}/<label>/<file>"
+                f"{'|'.join(AUDIO_EXTENSIONS[:4])}, or a {MANIFEST_NAME})"
+            )
+        return cls(items, source=str(root))
+
+    @classmethod
+    def from_csv(cls, manifest: str | os.PathLike) -> Collection:
+        """A collection from a CSV manifest (columns ``path``, ``label``; optional ``group``, ``split``)."""
+        manifest = Path(manifest)
+        try:
+            with open(manifest, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                columns = reader.fieldnames or []
+                missing = [c for c in ("path", "label") if c not in columns]
+                if missing:
+                    raise DataError(
+                        f"{manifest}: missing column(s) {', '.join(missing)}; a manifest needs 'path' and 'label' "
+                        f"(optional 'group', 'split'); found: {', '.join(columns) or 'no header'}"
+                    )
+                rows = list(reader)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{manifest}: not a UTF-8 CSV file ({exc.reason})") from exc
+        except csv.Error as exc:
+            raise DataError(f"{manifest}: malformed CSV ({exc})") from exc
+        except OSError as exc:
+            raise DataError(f"{manifest}: cannot read ({exc.strerror})") from exc
+        base = manifest.parent
+        items = []
+        for n, row in enumerate(rows, start=2):
+            path, label = (row.get("path") or "").strip(), (row.get("label") or "").strip()
+            if not path or not label:
+                raise DataError(f"{manifest}, line {n}: empty 'path' or 'label'")
+            split = (row.get("split") or "").strip() or None
+            if split is not None and split not in SPLITS:
+                raise DataError(f"{manifest}, line {n}: split={split!r} must be one of {', '.join(SPLITS)}")
+            full = Path(path) if Path(path).is_absolute() else base / path
+            group = (row.get("group") or "").strip() or path
+            meta = {k: v for k, v in row.items() if k not in ("path", "label", "group", "split") and k is not None}
+            items.append(Item(path=str(full), label=label, group=group, split=split, meta=meta))
+        if not items:
+            raise DataError(f"{manifest}: the manifest lists no files")
+        return cls(items, source=str(manifest))
+
+    # -- splits -----------------------------------------------------------------------
+    def split(self, *, test_size: float = 0.2, val_size: float = 0.1, seed: int = 0) -> dict[str, Collection]:
+        """Stratified, group-aware train/validation/test split.
+
+        Items that carry a ``split`` (from a manifest) keep it.  The others are split by
+        groups: per label (a group counts for its most frequent label), groups are shuffled
+        with ``seed`` and given to the test split while that brings it closer to ``test_size``
+        of the label's items (at least one group), then likewise to validation; the rest train.  Every label keeps at
+        least one group for training; a label with a single group is used only for training.
+
+        Parameters
+        ----------
+        test_size, val_size : float
+            Fractions in [0, 1), their sum below 1.
+        seed : int
+
+        Returns
+        -------
+        dict
+            ``{"train": ..., "validation": ..., "test": ...}`` (possibly empty collections).
+        """
+        if not (0 <= test_size < 1 and 0 <= val_size < 1 and test_size + val_size < 1):
+            raise DataError(f"test_size={test_size} and val_size={val_size} must be in [0, 1) with a sum below 1")
+        fixed = {s: [it for it in self.items if it.split == s] for s in SPLITS}
+        free = [it for it in self.items if it.split is None]
+        assign: dict[str, str] = {}
+        by_group: dict[str, list[Item]] = defaultdict(list)
+        for it in free:
+            by_group[it.group].append(it)
+        group_label = {g: Counter(it.label for it in its).most_common(1)[0][0] for g, its in sorted(by_group.items())}
+        rng = np.random.default_rng(seed)
+        for label in sorted(set(group_label.values())):
+            groups = sorted(g for g, lab in group_label.items() if lab == label)
+            groups = [groups[i] for i in rng.permutation(len(groups))]
+            total = sum(len(by_group[g]) for g in groups)
+            taken = {"test": 0, "validation": 0}
+            remaining = len(groups)
+            for g in groups:
+                n = len(by_group[g])
+                if remaining > 1 and test_size > 0 and _wants(taken["test"], n, test_size * total):
+                    assign[g] = "test"
+                    taken["test"] += n
+                elif remaining > 1 and val_size > 0 and _wants(taken["validation"], n, val_size * total):
+                    assign[g] = "validation"
+                    taken["validation"] += n
+                else:
+                    assign[g] = "train"
+                remaining -= 1
+            # the groups left last were the train ones; make sure at least one trains
+            if all(assign[g] != "train" for g in groups):
+                assign[groups[-1]] = "train"
+        out = {s: list(fixed[s]) for s in SPLITS}
+        for it in free:
+            out[assign[it.group]].append(it)
+        return {s: Collection(v, self.source) for s, v in out.items()}
+
+
+def _wants(taken: int, n: int, target: float) -> bool:
+    """Whether a split that holds ``taken`` items should take a group of ``n`` more."""
+    return taken == 0 or taken + n / 2 <= target

@@ -1,0 +1,188 @@
+"""Evaluation: metrics, a per-class report, and the confusion matrix (JSON and PNG)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from musicnn.errors import DataError
+
+__all__ = ["Report", "evaluate", "plot_confusion", "plot_curves"]
+
+
+@dataclass
+class Report:
+    """Scores of predictions against true labels.
+
+    Attributes
+    ----------
+    labels : list of str
+        Class names, the order of the confusion matrix's rows (true) and columns (predicted).
+    n : int
+        Items scored.
+    accuracy, balanced_accuracy, macro_f1 : float
+    per_class : dict
+        ``{label: {"precision", "recall", "f1", "support"}}``.
+    confusion : list of list of int
+        Counts, rows = true label, columns = predicted label.
+    """
+
+    labels: list[str]
+    n: int
+    accuracy: float
+    balanced_accuracy: float
+    macro_f1: float
+    per_class: dict[str, dict[str, float]]
+    confusion: list[list[int]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def text(self) -> str:
+        """A per-class table and the summary scores, for a terminal."""
+        width = max([len(lab) for lab in self.labels] + [9])
+        lines = [f"{'class':<{width}}  precision  recall     f1  support"]
+        for lab in self.labels:
+            c = self.per_class[lab]
+            lines.append(f"{lab:<{width}}  {c['precision']:9.3f}  {c['recall']:6.3f}  {c['f1']:5.3f}  {int(c['support']):7d}")
+        lines.append("")
+        lines.append(f"{'accuracy':<{width}}  {self.accuracy:.3f}   (n={self.n})")
+        lines.append(f"{'balanced accuracy':<{width}}  {self.balanced_accuracy:.3f}")
+        lines.append(f"{'macro F1':<{width}}  {self.macro_f1:.3f}")
+        return "\n".join(lines)
+
+
+def evaluate(y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None) -> Report:
+    """Score predicted labels.
+
+    Parameters
+    ----------
+    y_true, y_pred : sequence of str
+        True and predicted labels, same length.
+    labels : sequence of str or None
+        Class order (default: sorted union of both).
+
+    Returns
+    -------
+    Report
+    """
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    y_true = np.asarray([str(v) for v in y_true], dtype=object)
+    y_pred = np.asarray([str(v) for v in y_pred], dtype=object)
+    if len(y_true) != len(y_pred):
+        raise DataError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
+    if len(y_true) == 0:
+        raise DataError("nothing to evaluate: no items")
+    labels = [str(v) for v in labels] if labels is not None else sorted(set(y_true) | set(y_pred))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    present = s > 0  # classes absent from y_true do not count in the macro average
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    return Report(
+        labels=list(labels),
+        n=int(len(y_true)),
+        accuracy=float(accuracy_score(y_true, y_pred)),
+        balanced_accuracy=float(balanced_accuracy_score(y_true, y_pred)) if len(set(y_true)) > 1 else float(r[present].mean()),
+        macro_f1=float(f[present].mean()) if present.any() else 0.0,
+        per_class={lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+                   for i, lab in enumerate(labels)},
+        confusion=cm.astype(int).tolist(),
+    )
+
+
+def plot_confusion(report: Report, path: str | os.PathLike, *, title: str | None = None) -> Path:
+    """Write the confusion matrix as a PNG: row-normalised colours, counts in the cells.
+
+    Parameters
+    ----------
+    report : Report
+    path : str or PathLike
+        The PNG to write (folders are created).
+    title : str or None
+
+    Returns
+    -------
+    Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(report.confusion, dtype=float)
+    rows = cm.sum(axis=1, keepdims=True)
+    norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+    k = len(report.labels)
+    size = max(4.0, 0.55 * k + 2.5)
+    fig, ax = plt.subplots(figsize=(size + 1.0, size))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(k), report.labels, rotation=45, ha="right")
+    ax.set_yticks(range(k), report.labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_title(title or f"accuracy {report.accuracy:.3f}, macro F1 {report.macro_f1:.3f} (n={report.n})")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_curves(history: dict[str, Any], path: str | os.PathLike, *, title: str | None = None) -> Path:
+    """Write training curves (loss per epoch, validation accuracy) as a PNG.
+
+    Parameters
+    ----------
+    history : dict
+        With lists ``train_loss`` and optionally ``val_loss``, ``val_accuracy``; ``best_epoch``.
+    path : str or PathLike
+
+    Returns
+    -------
+    Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    epochs = np.arange(1, len(history.get("train_loss", [])) + 1)
+    ax.plot(epochs, history.get("train_loss", []), label="train loss")
+    if history.get("val_loss"):
+        ax.plot(epochs[: len(history["val_loss"])], history["val_loss"], label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy")
+    if history.get("val_accuracy"):
+        ax2 = ax.twinx()
+        ax2.plot(epochs[: len(history["val_accuracy"])], history["val_accuracy"], color="tab:green", label="validation accuracy")
+        ax2.set_ylabel("validation accuracy")
+        ax2.set_ylim(0, 1)
+        ax2.legend(loc="center right")
+    best = history.get("best_epoch")
+    if best:
+        ax.axvline(best, color="grey", linestyle=":", label=f"best epoch {best}")
+    ax.legend(loc="upper right")
+    ax.set_title(title or "training curves")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,249 @@
+"""The feature store: an on-disk cache of computed features, and parallel extraction.
+
+An entry is keyed by the audio file's identity (resolved path, size, modification time)
+and the :attr:`FeatureSpec.hash <musicnn.features.FeatureSpec.hash>`, and lives at
+``<root>/<spec hash>/<key[:2]>/<key>.npy``.  Entries are written to a temporary file in
+the same folder and renamed into place, so a run killed at any moment leaves either a
+whole entry or none; an unreadable entry counts as a miss and is recomputed.
+
+The root is, in order of precedence: the ``root`` argument (``--cache-dir``), the
+``MUSICNN_CACHE_DIR`` environment variable, ``<user cache dir>/musicnn/features``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from musicnn.errors import MusicnnError
+from musicnn.features import FeatureSpec
+
+__all__ = ["FeatureStore", "ExtractResult", "default_cache_dir", "CACHE_ENV"]
+
+CACHE_ENV = "MUSICNN_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """The feature cache's default root (``$MUSICNN_CACHE_DIR`` or the user's cache folder)."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("musicnn")) / "features"
+
+
+@dataclass
+class ExtractResult:
+    """What :meth:`FeatureStore.extract` returns.
+
+    Attributes
+    ----------
+    features : list of np.ndarray or None
+        One entry per input path, in input order; ``None`` where the file failed.
+    failures : list of (str, str)
+        ``(path, reason)`` for each file that failed.
+    n_cached, n_computed : int
+        Files read from the cache, files computed now.
+    """
+
+    features: list[np.ndarray | None]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    n_cached: int = 0
+    n_computed: int = 0
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask of the paths that gave features."""
+        return np.array([f is not None for f in self.features], dtype=bool)
+
+
+def _file_key(path: Path) -> str:
+    st = path.stat()
+    ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    return hashlib.sha1(ident.encode()).hexdigest()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, MusicnnError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class FeatureStore:
+    """A disk cache of features keyed by (file identity, spec hash).
+
+    Parameters
+    ----------
+    root : str, PathLike or None
+        Cache folder; ``None`` uses :func:`default_cache_dir`.
+    enabled : bool
+        When False nothing is read from or written to disk.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, *, enabled: bool = True) -> None:
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+        self.enabled = enabled
+
+    def entry_path(self, path: str | os.PathLike, spec: FeatureSpec) -> Path:
+        """Where the entry of ``path`` under ``spec`` lives (the file must exist)."""
+        key = _file_key(Path(path))
+        return self.root / spec.hash / key[:2] / f"{key}.npy"
+
+    def get(self, path: str | os.PathLike, spec: FeatureSpec) -> np.ndarray | None:
+        """The cached features of ``path``, or None (missing or unreadable entry)."""
+        if not self.enabled:
+            return None
+        try:
+            entry = self.entry_path(path, spec)
+            return np.load(entry, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+
+    def put(self, path: str | os.PathLike, spec: FeatureSpec, features: np.ndarray) -> None:
+        """Store features atomically (temporary file, then rename)."""
+        if not self.enabled:
+            return
+        entry = self.entry_path(path, spec)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        spec_file = self.root / spec.hash / "spec.json"
+        if not spec_file.exists():
+            _atomic_write_bytes(spec_file, spec.to_json().encode())
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, np.ascontiguousarray(features), allow_pickle=False)
+            os.replace(tmp, entry)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def compute(self, path: str | os.PathLike, spec: FeatureSpec) -> tuple[np.ndarray, bool]:
+        """Features of one file from the cache, or computed and cached.
+
+        Returns
+        -------
+        features : np.ndarray
+        cached : bool
+            True when read from the cache.
+        """
+        from musicnn.features import extract
+
+        hit = self.get(path, spec)
+        if hit is not None:
+            return hit, True
+        feats = extract(path, spec)
+        self.put(path, spec, feats)
+        return feats, False
+
+    def extract(
+        self,
+        paths: Sequence[str | os.PathLike],
+        spec: FeatureSpec,
+        *,
+        jobs: int = 1,
+        progress: bool = True,
+        desc: str = "features",
+    ) -> ExtractResult:
+        """Features of many files, in parallel, skipping (and reporting) the ones that fail.
+
+        Parameters
+        ----------
+        paths : sequence of path
+        spec : FeatureSpec
+        jobs : int
+            Worker processes; ``1`` runs in this process, ``0`` or negative uses every core.
+        progress : bool
+            Show a progress bar (only on a terminal).
+        desc : str
+            Progress bar label.
+
+        Returns
+        -------
+        ExtractResult
+        """
+        paths = [str(p) for p in paths]
+        jobs = _resolve_jobs(jobs, len(paths))
+        result = ExtractResult(features=[None] * len(paths))
+        bar = _progress(len(paths), desc, progress)
+        try:
+            for i, feats, cached, error in self._run(paths, spec, jobs):
+                if error is None:
+                    result.features[i] = feats
+                    if cached:
+                        result.n_cached += 1
+                    else:
+                        result.n_computed += 1
+                else:
+                    result.failures.append((paths[i], error))
+                bar.update(1)
+        finally:
+            bar.close()
+        result.failures.sort()
+        return result
+
+    def _run(self, paths: list[str], spec: FeatureSpec, jobs: int) -> Iterable[tuple]:
+        tasks = [(i, p, spec, str(self.root), self.enabled) for i, p in enumerate(paths)]
+        if jobs == 1:
+            yield from map(_work, tasks)
+            return
+        import multiprocessing as mp
+
+        # Workers keep the BLAS thread count of this process, so that parallel and serial
+        # runs give bit-identical features (BLAS sums in a thread-count-dependent order).
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        ctx = mp.get_context(method)
+        chunk = max(1, min(16, len(tasks) // (jobs * 8)))
+        with ctx.Pool(jobs) as pool:
+            yield from pool.imap_unordered(_work, tasks, chunksize=chunk)
+
+
+def _resolve_jobs(jobs: int, n: int) -> int:
+    if jobs is None or jobs <= 0:
+        jobs = os.cpu_count() or 1
+    return max(1, min(int(jobs), max(n, 1)))
+
+
+def _work(task: tuple) -> tuple[int, np.ndarray | None, bool, str | None]:
+    i, path, spec, root, enabled = task
+    store = FeatureStore(root, enabled=enabled)
+    try:
+        feats, cached = store.compute(path, spec)
+        return i, feats, cached, None
+    except Exception as exc:  # a batch never dies on one bad file
+        return i, None, False, _describe(exc)
+
+
+def _atomic_write_bytes(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, target)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    """A tqdm bar on a terminal, a silent stand-in elsewhere."""
+    if not enabled or not sys.stderr.isatty():
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="file", leave=False)
