@@ -2,7 +2,8 @@
 
 Every error a user can cause is a :class:`MusicnnError`; its message names the file
 or value at fault and, where it helps, what to do.  The CLI prints such errors as
-one line and exits non-zero.
+one line and exits non-zero.  Errors about bad values are also ``ValueError``s, as
+scikit-learn's conventions expect of estimators.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ class AudioError(MusicnnError):
     """An audio file cannot be read or holds no usable signal."""
 
 
-class FeatureError(MusicnnError):
+class FeatureError(MusicnnError, ValueError):
     """A feature specification or a feature computation is invalid."""
 
 
-class DataError(MusicnnError):
+class DataError(MusicnnError, ValueError):
     """A data set, manifest, label or split is invalid."""
 
 
@@ -28,5 +29,5 @@ class ModelFileError(MusicnnError):
     """A model file is missing, corrupt, truncated or not a musicnn model."""
 
 
-class ConfigError(MusicnnError):
+class ConfigError(MusicnnError, ValueError):
     """A hyper-parameter or option has an invalid value."""

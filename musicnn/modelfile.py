@@ -1,0 +1,251 @@
+"""Model files: one ``.safetensors`` file of arrays whose metadata holds JSON.
+
+The safetensors header's metadata key ``"musicnn"`` holds a JSON object::
+
+    {"format_version": 1, "family": "mlp", "params": {...}, "learned": {...},
+     ...whatever the caller adds: "feature_spec", "summary", ...}
+
+``params`` are the estimator's hyper-parameters (``get_params``), ``learned`` its
+non-array learned state (``learned_metadata``: class names, input shape, history).
+Loading rebuilds the estimator from the registry and restores its arrays; nothing is
+ever unpickled.  :func:`read_metadata` reads only the JSON and does not import torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import math
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, ModelFileError
+
+__all__ = ["FORMAT_VERSION", "METADATA_KEY", "load_model", "read_metadata", "save_model"]
+
+FORMAT_VERSION = 1
+METADATA_KEY = "musicnn"
+_RESERVED = ("format_version", "family", "params", "learned")
+
+
+def _to_json(value: Any, where: str) -> Any:
+    """Convert ``value`` to plain JSON types; non-finite floats become None."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.ndarray):
+        return _to_json(value.tolist(), where)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _to_json(dataclasses.asdict(value), where)
+    if isinstance(value, dict):
+        return {str(k): _to_json(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise ConfigError(
+        f"{where}={value!r} cannot be stored in a model file (type {type(value).__name__} "
+        "is not JSON-able)"
+    )
+
+
+def save_model(path: str | os.PathLike, estimator: Any, *, metadata: dict[str, Any] | None = None) -> Path:
+    """Write a fitted estimator to one ``.safetensors`` file, atomically.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Destination; its folder is created if needed.  An existing file is replaced
+        only once the new one is completely written.
+    estimator : TorchClassifier
+        A fitted estimator of a registered family (see :mod:`musicnn.models`).
+    metadata : dict, optional
+        Extra JSON-able entries stored beside the reserved ones, e.g. ``feature_spec``
+        and ``summary``.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    ConfigError
+        Unregistered or unfitted estimator, reserved or non-JSON-able metadata.
+    ModelFileError
+        The file cannot be written.
+    """
+    import torch
+    from safetensors.torch import save as to_bytes
+    from sklearn.exceptions import NotFittedError
+
+    from .models import family_of
+
+    path = Path(path)
+    metadata = dict(metadata or {})
+    clash = [k for k in _RESERVED if k in metadata]
+    if clash:
+        raise ConfigError(f"metadata keys {clash} are reserved by the model file format")
+    family = family_of(estimator)
+    try:
+        arrays = estimator.state_arrays()
+        learned = estimator.learned_metadata()
+    except NotFittedError as err:
+        raise ConfigError(f"cannot save {type(estimator).__name__} to {path}: it is not fitted") from err
+    document = {
+        "format_version": FORMAT_VERSION,
+        "family": family,
+        "params": _to_json(estimator.get_params(deep=False), "params"),
+        "learned": _to_json(learned, "learned"),
+        **{k: _to_json(v, k) for k, v in metadata.items()},
+    }
+    tensors = {}
+    for name, value in arrays.items():
+        tensor = value if isinstance(value, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(value))
+        tensors[name] = tensor.detach().cpu().contiguous().clone()  # clone: no shared storage
+    payload = to_bytes(tensors, metadata={METADATA_KEY: json.dumps(document, allow_nan=False)})
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise ModelFileError(f"{path}: cannot write the model file ({err.strerror or err})") from err
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """Read the JSON metadata of a model file without loading its arrays.
+
+    Returns
+    -------
+    dict
+        ``format_version``, ``family``, ``params``, ``learned`` and the caller's entries.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, unreadable, truncated or corrupt file; a safetensors file without
+        musicnn metadata; a format newer than this musicnn reads.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"{path}: model file not found")
+    if not path.is_file():
+        raise ModelFileError(f"{path}: not a file; give the path of a .safetensors model file")
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            raw = fh.metadata() or {}
+    except OSError as err:
+        raise ModelFileError(f"{path}: cannot read the model file ({err.strerror or err})") from err
+    except Exception as err:  # safetensors raises its own SafetensorError for bad headers
+        raise ModelFileError(
+            f"{path}: not a valid safetensors model file, or truncated/corrupt ({err}); "
+            "save or copy the model again"
+        ) from err
+    if METADATA_KEY not in raw:
+        raise ModelFileError(
+            f"{path}: a safetensors file without musicnn metadata (written by another "
+            "tool?); musicnn loads only model files it saved"
+        )
+    try:
+        document = json.loads(raw[METADATA_KEY])
+    except ValueError as err:
+        raise ModelFileError(f"{path}: the musicnn metadata is not valid JSON ({err})") from err
+    if not isinstance(document, dict):
+        raise ModelFileError(f"{path}: the musicnn metadata is not a JSON object")
+    version = document.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{path}: the musicnn metadata has no valid format_version ({version!r})")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model file format {version} is newer than this musicnn reads "
+            f"(up to {FORMAT_VERSION}); upgrade musicnn"
+        )
+    for key, kind in (("family", str), ("params", dict), ("learned", dict)):
+        if not isinstance(document.get(key), kind):
+            raise ModelFileError(
+                f"{path}: the musicnn metadata lacks a valid {key!r} entry; the file is corrupt"
+            )
+    return document
+
+
+def _params_for(cls: type, params: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Match stored hyper-parameters to ``cls``'s signature (JSON lists back to tuples)."""
+    signature = inspect.signature(cls.__init__)
+    accepted = {n: p for n, p in signature.parameters.items() if n != "self"}
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ModelFileError(
+            f"{path}: parameters {unknown} are unknown to {cls.__name__}; the file was "
+            "written by another version of musicnn"
+        )
+    out = {}
+    for name, value in params.items():
+        if isinstance(accepted[name].default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        out[name] = value
+    return out
+
+
+def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """Load a model file written by :func:`save_model`.
+
+    Returns
+    -------
+    estimator
+        The fitted estimator, on the CPU.
+    metadata : dict
+        The file's JSON metadata (see :func:`read_metadata`).
+
+    Raises
+    ------
+    ModelFileError
+        Any problem with the file; the message names it.
+    """
+    from safetensors.torch import load_file
+
+    from .models import get_estimator_class
+
+    path = Path(path)
+    document = read_metadata(path)
+    family = document["family"]
+    try:
+        cls = get_estimator_class(family)
+    except ConfigError as err:
+        raise ModelFileError(f"{path}: {err}; was it written by a newer musicnn?") from err
+    try:
+        arrays = load_file(str(path), device="cpu")
+    except Exception as err:
+        raise ModelFileError(f"{path}: cannot read the model's arrays ({err}); the file is corrupt") from err
+    try:
+        estimator = cls(**_params_for(cls, document["params"], path))
+        estimator._restore(arrays, document["learned"])
+    except ModelFileError:
+        raise
+    except Exception as err:
+        raise ModelFileError(
+            f"{path}: the stored arrays do not fit a {family!r} model "
+            f"({type(err).__name__}: {err}); the file is corrupt"
+        ) from err
+    return estimator, document

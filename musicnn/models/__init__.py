@@ -1,0 +1,115 @@
+"""Model families and their registry.
+
+The registry names each family and says where its estimator lives, without importing
+it: ``import musicnn.models`` stays free of torch so that ``musicnn --help`` is fast.
+Classes are imported on first use, through :func:`get_estimator_class` or attribute
+access (``musicnn.models.MLPClassifier``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+
+__all__ = [
+    "REGISTRY",
+    "ModelInfo",
+    "available_models",
+    "family_of",
+    "get_estimator_class",
+]
+
+KINDS = ("supervised", "unsupervised", "feature learner")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Where a model family lives and what it is.
+
+    Attributes
+    ----------
+    module : str
+        Dotted path of the module defining the estimator.
+    class_name : str
+        Name of the estimator class in that module.
+    description : str
+        One line for listings.
+    kind : str
+        ``"supervised"``, ``"unsupervised"`` or ``"feature learner"``.
+    features : str
+        The feature preset (:data:`musicnn.features.PRESETS`) it trains on by default.
+    """
+
+    module: str
+    class_name: str
+    description: str
+    kind: str
+    features: str = "mfcc"
+
+
+REGISTRY: dict[str, ModelInfo] = {
+    "mlp": ModelInfo(
+        "musicnn.models.mlp",
+        "MLPClassifier",
+        "multi-layer perceptron on pooled feature vectors, trained by back-propagation",
+        "supervised",
+    ),
+    "cnn": ModelInfo(
+        "musicnn.models.cnn",
+        "SpectrogramCNN",
+        "small convolutional network on log-mel spectrograms (frames x bins)",
+        "supervised",
+        "logmel",
+    ),
+}
+
+
+def available_models(kind: str | None = None) -> list[str]:
+    """Registered family names, sorted; only those of ``kind`` when given."""
+    if kind is not None and kind not in KINDS:
+        raise ConfigError(f"kind={kind!r} is not valid; choose one of {', '.join(map(repr, KINDS))}")
+    return sorted(name for name, info in REGISTRY.items() if kind is None or info.kind == kind)
+
+
+def get_estimator_class(name: str) -> type:
+    """Import and return the estimator class of family ``name``.
+
+    Raises
+    ------
+    ConfigError
+        When ``name`` is not a registered family (the message lists the valid ones).
+    """
+    info = REGISTRY.get(name) if isinstance(name, str) else None
+    if info is None:
+        raise ConfigError(
+            f"unknown model family {name!r}; choose one of {', '.join(available_models())}"
+        )
+    return getattr(importlib.import_module(info.module), info.class_name)
+
+
+def family_of(estimator: Any) -> str:
+    """Registry name of an estimator instance or class.
+
+    Raises
+    ------
+    ConfigError
+        When its class is not registered.
+    """
+    cls = estimator if isinstance(estimator, type) else type(estimator)
+    for name, info in REGISTRY.items():
+        if cls.__module__ == info.module and cls.__qualname__ == info.class_name:
+            return name
+    raise ConfigError(
+        f"{cls.__module__}.{cls.__qualname__} is not a registered model family "
+        f"({', '.join(available_models())})"
+    )
+
+
+def __getattr__(attr: str) -> type:
+    for info in REGISTRY.values():
+        if info.class_name == attr:
+            return getattr(importlib.import_module(info.module), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

@@ -1,0 +1,406 @@
+"""The scikit-learn-style estimator shared by every torch-backed classifier.
+
+A family subclasses :class:`TorchClassifier`, lists its hyper-parameters in
+``__init__`` and builds its network in ``_build_module``; the base class does the rest:
+input checks, label encoding, standardisation, training through
+:func:`musicnn.training.train_classifier`, batched prediction, and the arrays and JSON
+that :mod:`musicnn.modelfile` writes.
+
+Networks derive from :class:`ClassifierNet`: ``forward`` returns logits and ``embed``
+returns the penultimate representation (for embeddings and timbre maps).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+
+from ..errors import ConfigError, DataError
+from ..training import (
+    TrainConfig,
+    TrainHistory,
+    seed_everything,
+    train_classifier,
+)
+
+from sklearn.utils.validation import validate_data as _validate_data
+
+
+__all__ = ["ClassifierNet", "TorchClassifier", "check_choice"]
+
+_PREDICT_BATCH = 1024
+
+
+class ClassifierNet(torch.nn.Module):
+    """A network whose ``forward`` returns logits and ``embed`` its penultimate layer.
+
+    Subclasses implement :meth:`embed` and set ``self.head`` (a module mapping the
+    embedding to logits).
+    """
+
+    head: torch.nn.Module
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """Return the penultimate representation of a batch, shape (batch, embed_dim)."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return logits of shape (batch, n_classes)."""
+        return self.head(self.embed(x))
+
+
+class TorchClassifier(ClassifierMixin, BaseEstimator):
+    """Base of the torch-backed classifiers (not used directly).
+
+    Parameters
+    ----------
+    batch_size : int, default=64
+        Examples per mini-batch.
+    max_epochs : int, default=100
+        Upper bound on training epochs (early stopping usually ends sooner).
+    lr : float, default=1e-3
+        Adam learning rate.
+    weight_decay : float, default=0.0
+        L2 penalty.
+    patience : int, default=10
+        Epochs without improvement of the monitored quantity before stopping.
+    validation_fraction : float, default=0.15
+        Share of the training data held out for early stopping when ``fit`` gets no
+        ``X_val``; 0 trains on everything and watches the training loss.
+    seed : int, default=0
+        Seed of weight initialisation, validation split, batch order and dropout.
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
+    progress : bool, default=True
+        Show a progress bar over epochs on a terminal.
+    monitor : str, default="val_accuracy"
+        What early stopping watches: ``"val_accuracy"`` (ties broken by the loss) or
+        ``"val_loss"``.
+
+    Attributes
+    ----------
+    classes_ : np.ndarray, shape (n_classes,)
+        Class labels, sorted.
+    n_features_in_ : int
+        Features per example (2-D input) or per frame (3-D input).
+    input_shape_ : tuple of int
+        Shape of one training example.
+    mean_, scale_ : np.ndarray of float32
+        Standardisation statistics learned on the training data (per feature, or per
+        bin over all frames for 3-D input).
+    module_ : ClassifierNet
+        The trained network, in eval mode.
+    history_ : TrainHistory
+        Losses and accuracies per epoch.
+    """
+
+    #: number of dimensions of ``X`` (2: (n, features); 3: (n, frames, bins))
+    _input_ndim: ClassVar[int] = 2
+    _input_layout: ClassVar[str] = "(n_samples, n_features)"
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 64,
+        max_epochs: int = 100,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        patience: int = 10,
+        validation_fraction: float = 0.15,
+        seed: int = 0,
+        device: str = "cpu",
+        progress: bool = True,
+        monitor: str = "val_accuracy",
+    ) -> None:
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+        self.monitor = monitor
+
+    # ------------------------------------------------------------------ subclass API
+    def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> ClassifierNet:
+        """Return a freshly initialised network for examples of ``input_shape``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _build_module")
+
+    def _check_params(self) -> None:
+        """Raise ConfigError for an invalid hyper-parameter; subclasses extend it."""
+        self._train_config().validate()
+
+    # ------------------------------------------------------------------ sklearn tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self._input_ndim != 2:
+            tags.input_tags.two_d_array = False
+            tags.input_tags.three_d_array = True
+        return tags
+
+    # ------------------------------------------------------------------ helpers
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            patience=self.patience,
+            validation_fraction=self.validation_fraction,
+            seed=self.seed,
+            device=self.device,
+            progress=self.progress,
+            monitor=self.monitor,
+        )
+
+    def _check_X(self, X: Any, y: Any = None, *, reset: bool) -> Any:
+        """Validate ``X`` (and ``y``); convert ``X`` to float32.  Returns X or (X, y)."""
+        name = type(self).__name__
+        ndim = len(X.shape) if hasattr(X, "shape") else None
+        if ndim is not None and ndim > 2 and self._input_ndim == 2:
+            raise DataError(
+                f"{name} expects 2-D input {self._input_layout}; got an array of shape "
+                f"{tuple(X.shape)}: pool the frames into one vector per example first"
+            )
+        try:
+            if self._input_ndim == 2:
+                if y is None:
+                    return _validate_data(self, X, reset=reset, dtype=np.float32)
+                return _validate_data(self, X, y, reset=reset, dtype=np.float32)
+            if y is None:
+                X = check_array(X, allow_nd=True, dtype=np.float32, estimator=self)
+            else:
+                X, y = check_X_y(X, y, allow_nd=True, dtype=np.float32, estimator=self)
+        except DataError:
+            raise
+        except ValueError as err:
+            raise DataError(str(err)) from err
+        if X.ndim != self._input_ndim:
+            raise DataError(
+                f"{name} expects {self._input_ndim}-D input {self._input_layout}; "
+                f"got an array of shape {X.shape}"
+            )
+        if reset:
+            self.n_features_in_ = int(X.shape[-1])
+        elif X.shape[-1] != self.n_features_in_:
+            raise DataError(
+                f"X has {X.shape[-1]} features, but {name} is expecting "
+                f"{self.n_features_in_} features as input (last axis of {self._input_layout})"
+            )
+        return X if y is None else (X, y)
+
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        """Map labels to indices into ``classes_``; unknown labels raise."""
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, len(self.classes_) - 1)
+        unknown = self.classes_[idx] != y
+        if np.any(unknown):
+            bad = sorted({str(v) for v in np.asarray(y)[unknown]})[:5]
+            raise DataError(
+                f"y_val holds labels absent from the training labels: {', '.join(bad)}"
+            )
+        return idx.astype(np.int64)
+
+    def _standardise(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.mean_) / self.scale_).astype(np.float32, copy=False)
+
+    def _module_device(self) -> torch.device:
+        return next(self.module_.parameters()).device
+
+    def _forward(self, X: np.ndarray, what: str = "logits") -> np.ndarray:
+        """Run the network over standardised ``X`` in batches; return float32 numpy."""
+        module = self.module_
+        module.eval()
+        device = self._module_device()
+        step = module.embed if what == "embed" else module
+        Xs = self._standardise(X)
+        outputs = []
+        with torch.no_grad():
+            for start in range(0, len(Xs), _PREDICT_BATCH):
+                xb = torch.from_numpy(np.ascontiguousarray(Xs[start : start + _PREDICT_BATCH]))
+                outputs.append(step(xb.to(device)).float().cpu().numpy())
+        return np.concatenate(outputs, axis=0)
+
+    # ------------------------------------------------------------------ fit / predict
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        X_val: Any = None,
+        y_val: Any = None,
+    ) -> TorchClassifier:
+        """Train the network on ``X, y``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, ...)
+            Training inputs (see the class docstring for the expected layout).
+        y : array-like, shape (n_samples,)
+            Class labels (strings or integers).
+        X_val, y_val : array-like, optional
+            Validation set for early stopping; when absent, ``validation_fraction``
+            of ``X`` is held out.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        if y is None:
+            raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        if (X_val is None) != (y_val is None):
+            raise ConfigError("give both X_val and y_val, or neither")
+        X, y = self._check_X(X, y, reset=True)
+        try:
+            check_classification_targets(y)
+        except ValueError as err:
+            raise DataError(f"{err}; y must hold class labels") from err
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise DataError(
+                f"{type(self).__name__} needs at least 2 classes, but y holds only one class "
+                f"({classes[0]!r}); a classifier cannot learn from one class"
+            )
+        self.classes_ = classes
+        self.input_shape_ = tuple(int(s) for s in X.shape[1:])
+        axes = tuple(range(X.ndim - 1))  # every axis but the last: per feature / per bin
+        mean = X.mean(axis=axes, dtype=np.float64)
+        std = X.std(axis=axes, dtype=np.float64)
+        std[std < 1e-8] = 1.0
+        self.mean_ = mean.astype(np.float32)
+        self.scale_ = std.astype(np.float32)
+
+        val = None
+        if X_val is not None:
+            Xv, yv = self._check_X(X_val, y_val, reset=False)
+            if Xv.shape[1:] != X.shape[1:]:
+                raise DataError(
+                    f"X_val examples have shape {Xv.shape[1:]}, training examples {X.shape[1:]}"
+                )
+            val = (self._standardise(Xv), self._encode(np.asarray(yv)))
+
+        seed_everything(self.seed)
+        module = self._build_module(self.input_shape_, len(classes))
+        history = train_classifier(
+            module,
+            self._standardise(X),
+            y_idx.astype(np.int64),
+            config=self._train_config(),
+            X_val=None if val is None else val[0],
+            y_val=None if val is None else val[1],
+        )
+        self.module_ = module
+        self.history_ = history
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        logits = self._forward(X).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class label of each example, shape (n_samples,)."""
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return self.classes_[np.argmax(self._forward(X), axis=1)]
+
+    def embed(self, X: Any) -> np.ndarray:
+        """Penultimate-layer representation of each example, shape (n_samples, embed_dim)."""
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return self._forward(X, "embed")
+
+    # ------------------------------------------------------------------ persistence
+    def state_arrays(self) -> dict[str, np.ndarray | torch.Tensor]:
+        """Every learned array, keyed for a model file.
+
+        Keys: ``module.<name>`` for the network's state dict, ``scaler.mean`` and
+        ``scaler.scale`` for the standardisation.
+        """
+        check_is_fitted(self)
+        arrays: dict[str, np.ndarray | torch.Tensor] = {
+            f"module.{k}": v.detach().cpu() for k, v in self.module_.state_dict().items()
+        }
+        arrays["scaler.mean"] = self.mean_
+        arrays["scaler.scale"] = self.scale_
+        return arrays
+
+    def learned_metadata(self) -> dict[str, Any]:
+        """Learned state that is not an array, as JSON-able values."""
+        check_is_fitted(self)
+        meta: dict[str, Any] = {
+            "classes": [c.decode() if isinstance(c, bytes) else str(c) for c in self.classes_],
+            "classes_dtype": self.classes_.dtype.str,
+            "n_features_in": int(self.n_features_in_),
+            "input_shape": list(self.input_shape_),
+            "history": self.history_.to_dict(),
+        }
+        if hasattr(self, "feature_names_in_"):
+            meta["feature_names_in"] = [str(n) for n in self.feature_names_in_]
+        return meta
+
+    def _restore(self, arrays: dict[str, Any], learned: dict[str, Any]) -> TorchClassifier:
+        """Rebuild the fitted state from :meth:`state_arrays` and :meth:`learned_metadata`.
+
+        Raises ``KeyError``/``ValueError``/``RuntimeError`` when they do not fit this
+        estimator; :func:`musicnn.modelfile.load_model` turns those into ModelFileError.
+        """
+        classes = _classes_from_json(learned["classes"], learned.get("classes_dtype", "<U1"))
+        input_shape = tuple(int(s) for s in learned["input_shape"])
+        module = self._build_module(input_shape, len(classes))
+        state = {
+            k[len("module.") :]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("module.")
+        }
+        module.load_state_dict(state, strict=True)
+        module.eval()
+        mean = np.asarray(arrays["scaler.mean"], dtype=np.float32)
+        scale = np.asarray(arrays["scaler.scale"], dtype=np.float32)
+        n_features = int(learned["n_features_in"])
+        if mean.shape != (n_features,) or scale.shape != (n_features,):
+            raise ValueError(
+                f"standardisation arrays have shapes {mean.shape}/{scale.shape}, "
+                f"expected ({n_features},)"
+            )
+        self.classes_ = classes
+        self.input_shape_ = input_shape
+        self.n_features_in_ = n_features
+        self.mean_, self.scale_ = mean, scale
+        if "feature_names_in" in learned:
+            self.feature_names_in_ = np.asarray(learned["feature_names_in"], dtype=object)
+        self.history_ = TrainHistory.from_dict(learned.get("history", {}))
+        self.module_ = module
+        return self
+
+
+def _classes_from_json(values: list[str], dtype_str: str) -> np.ndarray:
+    """Invert ``[str(c) for c in classes_]`` given the original dtype string."""
+    dtype = np.dtype(dtype_str)
+    if dtype.kind == "b":
+        return np.array([v == "True" for v in values], dtype=dtype)
+    if dtype.kind in "iu":
+        return np.array([int(v) for v in values], dtype=dtype)
+    if dtype.kind == "f":
+        return np.array([float(v) for v in values], dtype=dtype)
+    if dtype.kind == "O":
+        return np.array(values, dtype=object)
+    return np.array(values, dtype=dtype if dtype.kind in "US" else None)
+
+
+def check_choice(name: str, value: Any, choices: dict[str, Any] | tuple[str, ...]) -> None:
+    """Raise ConfigError unless ``value`` is one of ``choices`` (listing them)."""
+    if not isinstance(value, str) or value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ConfigError(f"{name}={value!r} is not valid; choose one of {valid}")
+
