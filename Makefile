@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/musicnn datasets build instruments --out $(DEMO_DATA)
+	$(BIN)/musicnn datasets build instruments --out $(DEMO_DATA) --jobs $(JOBS)
 	$(BIN)/musicnn train --data $(DEMO_DATA) --model mlp --out $(RUNS)/mlp.safetensors --jobs $(JOBS)
 	$(BIN)/musicnn train --data $(DEMO_DATA) --model cnn --out $(RUNS)/cnn.safetensors --jobs $(JOBS)
 	$(BIN)/musicnn evaluate $(RUNS)/cnn.safetensors --data $(DEMO_DATA) --split test --confusion $(RUNS)/cnn.test-confusion.png

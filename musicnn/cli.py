@@ -1,0 +1,395 @@
+"""The ``musicnn`` command line: a thin click layer over the library.
+
+Heavy libraries (torch, librosa, scikit-learn) are imported inside the commands, so
+``musicnn --help`` starts fast.  Library errors become one ``Error: ...`` line and exit
+status 1; a batch that finished but skipped files exits with status 3.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from musicnn import __version__
+from musicnn.errors import MusicnnError
+
+#: Exit status of a command that finished but skipped files that failed.
+EXIT_SKIPPED = 3
+
+
+# -- shared plumbing -------------------------------------------------------------------
+
+def _handle_errors(fn: Callable) -> Callable:
+    """Turn library errors into one clear line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MusicnnError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if os.environ.get("MUSICNN_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {exc} (set MUSICNN_DEBUG=1 to see the traceback)"
+            ) from None
+
+    return wrapper
+
+
+def _echo_err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _report_failures(failures: list[tuple[str, str]], what: str = "files") -> int:
+    """Print skipped files at the end; return the exit status they imply."""
+    if not failures:
+        return 0
+    _echo_err(f"\n{len(failures)} {what} skipped:")
+    for path, reason in failures:
+        reason = reason if str(path) in reason else f"{path}: {reason}"
+        _echo_err(f"  {reason}")
+    return EXIT_SKIPPED
+
+
+def _feature_options(fn: Callable) -> Callable:
+    """Options that build a FeatureSpec: a preset plus any parameter to change."""
+    options = [
+        click.option("--preset", "preset_name", default=None,
+                     help="Feature preset: logmel, mfcc, descriptors, chroma (default: the model's own)."),
+        click.option("--kind", default=None,
+                     type=click.Choice(["stft", "mel", "logmel", "mfcc", "cqt", "chroma", "descriptors"]),
+                     help="Feature kind (overrides the preset's)."),
+        click.option("--sr", type=int, default=None, help="Sample rate in Hz the audio is resampled to."),
+        click.option("--n-fft", type=int, default=None, help="STFT window in samples."),
+        click.option("--hop-length", type=int, default=None, help="STFT hop in samples."),
+        click.option("--n-mels", type=int, default=None, help="Mel bands."),
+        click.option("--n-mfcc", type=int, default=None, help="MFCCs."),
+        click.option("--deltas", type=click.IntRange(0, 2), default=None, help="Append MFCC deltas (1) and delta-deltas (2)."),
+        click.option("--pooling", default=None,
+                     help="Comma-separated statistics over frames (mean,std,min,max,median,skew,kurtosis); "
+                          "'none' for frame sequences."),
+        click.option("--duration", type=float, default=None,
+                     help="Clip length in seconds (crop/pad); default: the median file duration."),
+    ]
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
+def _spec_from_options(model: str | None, opts: dict[str, Any]):
+    from musicnn.features import preset
+    from musicnn.pipeline import default_spec
+
+    name = opts.pop("preset_name", None)
+    changes = {k: v for k, v in opts.items() if v is not None}
+    if "pooling" in changes:
+        raw = changes["pooling"].strip().lower()
+        changes["pooling"] = () if raw in ("", "none") else tuple(s.strip() for s in raw.split(",") if s.strip())
+    if name is None and model is not None:
+        return default_spec(model, **changes)
+    return preset(name or "logmel", **changes)
+
+
+def _cache_options(fn: Callable) -> Callable:
+    fn = click.option("--no-cache", is_flag=True, help="Neither read nor write the feature cache.")(fn)
+    fn = click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                      help="Feature cache folder (default: $MUSICNN_CACHE_DIR or the user cache folder).")(fn)
+    fn = click.option("--jobs", "-j", type=int, default=1, show_default=True,
+                      help="Parallel feature-extraction processes (0: all cores).")(fn)
+    return fn
+
+
+def _store(cache_dir: str | None, no_cache: bool):
+    from musicnn.store import FeatureStore
+
+    return FeatureStore(cache_dir, enabled=not no_cache)
+
+
+def _parse_params(values: tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are read as JSON where they parse (numbers, lists, true)."""
+    params: dict[str, Any] = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--param")
+        key, raw = item.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        params[key.strip().replace("-", "_")] = tuple(value) if isinstance(value, list) else value
+    return params
+
+
+# -- the group ---------------------------------------------------------------------------
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="musicnn")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or progress messages.")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
+    """musicnn: classify music audio with the neural networks of the ATIAM course.
+
+    \b
+    Typical session:
+      musicnn datasets build instruments --out data/instruments
+      musicnn train --data data/instruments --model cnn --out runs/cnn.safetensors
+      musicnn evaluate runs/cnn.safetensors --data data/instruments --split test
+      musicnn classify runs/cnn.safetensors song.wav --top-k 3
+
+    DATA is a folder-per-label tree (DATA/<label>/<file>.wav), a CSV manifest with
+    columns path,label[,group,split], or a folder holding manifest.csv.
+
+    Exit status: 0 done, 1 error, 2 usage error, 3 done but some files were skipped.
+    """
+    ctx.obj = {"quiet": quiet}
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr (no source line): 'Warning: ...'."""
+    click.echo(f"Warning: {message}", err=True)
+
+
+def _progress_enabled(ctx: click.Context) -> bool:
+    return not (ctx.obj or {}).get("quiet", False)
+
+
+# -- datasets --------------------------------------------------------------------------------
+
+@main.group()
+def datasets() -> None:
+    """Build the embedded data sets and read their cards."""
+
+
+@datasets.command("build")
+@click.argument("name", type=click.Choice(["instruments"]))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write.")
+@click.option("--soundfont", type=click.Path(dir_okay=False), default=None,
+              help="A General-MIDI .sf2 file (default: TimGM6mb.sf2 shipped in pretty_midi).")
+@click.option("--sr", type=int, default=16000, show_default=True, help="Sample rate of the WAV files.")
+@click.option("--pitch-step", type=int, default=3, show_default=True, help="Semitones between rendered pitches.")
+@click.option("--velocities", default="75,120", show_default=True, help="Comma-separated MIDI velocities.")
+@click.option("--families", default=None, help="Comma-separated families (default: all).")
+@click.option("--max-programs", type=int, default=None, help="At most this many GM programs per family.")
+@click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True, help="Rendering processes.")
+@click.pass_context
+@_handle_errors
+def datasets_build(ctx, name, out_dir, soundfont, sr, pitch_step, velocities, families, max_programs, jobs) -> None:
+    """Render the embedded data set NAME into a folder, with manifest.csv.
+
+    instruments: NSynth-style notes of 10 instrument families rendered from a General-MIDI
+    SoundFont; groups are the programs that share samples (see `musicnn datasets card instruments`).
+    """
+    from musicnn.data.render import build_instruments
+
+    try:
+        vels = tuple(int(v) for v in velocities.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{velocities!r} is not a comma-separated list of integers", param_hint="--velocities")
+    fams = tuple(f.strip() for f in families.split(",")) if families else None
+    report = build_instruments(out_dir, soundfont=soundfont, sr=sr, families=fams, max_programs_per_family=max_programs,
+                               pitch_step=pitch_step, velocities=vels, progress=_progress_enabled(ctx), n_jobs=jobs)
+    click.echo(f"wrote {report.n_written} notes and {report.manifest}")
+    if report.skipped:
+        _echo_err(f"{len(report.skipped)} notes skipped:")
+        for what, why in report.skipped:
+            _echo_err(f"  {what}: {why}")
+
+
+@datasets.command("card")
+@click.argument("name", required=False)
+@_handle_errors
+def datasets_card(name: str | None) -> None:
+    """Print the card of data set NAME (without NAME: list the cards)."""
+    from musicnn.resources import cards as list_cards
+
+    cards = list_cards()
+    if not name:
+        for card in sorted(cards):
+            click.echo(card)
+        return
+    if name not in cards:
+        raise click.ClickException(f"no card named {name!r}; cards: {', '.join(sorted(cards))}")
+    click.echo(cards[name].read_text(encoding="utf-8"))
+
+
+# -- features ---------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True))
+@_feature_options
+@_cache_options
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the features to this .npz (X, y, paths, spec).")
+@click.pass_context
+@_handle_errors
+def features(ctx, data, jobs, cache_dir, no_cache, out, **feature_opts) -> None:
+    """Extract features of every file in DATA into the cache.
+
+    A second run over the same files reads the cache. Files that fail are skipped and
+    listed at the end; the exit status is then 3.
+    """
+    import time
+
+    from musicnn.data import Collection
+    from musicnn.pipeline import load_features
+
+    spec = _spec_from_options(None, feature_opts)
+    coll = Collection.load(data)
+    store = _store(cache_dir, no_cache)
+    t0 = time.perf_counter()
+    ds = load_features(coll, spec, store=store, jobs=jobs, progress=_progress_enabled(ctx))
+    dt = time.perf_counter() - t0
+    n = len(ds.y)
+    click.echo(f"{spec.describe()}")
+    click.echo(f"{n} files in {dt:.2f} s ({n / dt if dt else 0:.1f} files/s; {ds.n_cached} from cache, "
+               f"{n - ds.n_cached} computed); features {ds.X.shape[1:]} per file; cache {store.root if store.enabled else 'off'}")
+    if out:
+        import numpy as np
+
+        np.savez_compressed(out, X=ds.X, y=ds.y.astype(str), paths=np.array(ds.items.paths, dtype=str),
+                            spec=np.array(spec.to_json()))
+        click.echo(f"wrote {out}")
+    ctx.exit(_report_failures(ds.failures))
+
+
+# -- models, train, evaluate, classify -----------------------------------------------------------
+
+@main.command("models")
+@_handle_errors
+def models_cmd() -> None:
+    """List the model families, their kind and what they are."""
+    from musicnn.models import REGISTRY
+
+    width = max(len(n) for n in REGISTRY)
+    for name, rec in REGISTRY.items():
+        click.echo(f"{name:<{width}}  {rec.kind:<15}  {rec.description}")
+
+
+@main.command()
+@click.option("--data", required=True, type=click.Path(exists=True), help="DATA: folder-per-label tree or CSV manifest.")
+@click.option("--model", "model_name", required=True, help="Model family (see `musicnn models`): mlp, cnn, ...")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Model file to write (.safetensors).")
+@_feature_options
+@click.option("--epochs", "max_epochs", type=int, default=None, help="Most epochs (early stopping may stop sooner).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Any hyper-parameter of the model, e.g. --param lr=0.003 --param hidden_layer_sizes=[128,64].")
+@click.option("--test-size", type=float, default=0.2, show_default=True, help="Fraction of each label's groups held out for the test.")
+@click.option("--val-size", type=float, default=0.15, show_default=True, help="Fraction held out for early stopping.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the split and the model.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@_cache_options
+@click.pass_context
+@_handle_errors
+def train(ctx, data, model_name, out, max_epochs, params, test_size, val_size, seed, device, jobs, cache_dir, no_cache,
+          **feature_opts) -> None:
+    """Train a model on DATA, evaluate it on held-out groups, and save it.
+
+    Writes MODEL (.safetensors: weights plus JSON metadata) and beside it
+    <name>.report.json, <name>.confusion.png and <name>.curves.png.
+    """
+    from musicnn.models import get_estimator_class
+    from musicnn.pipeline import train as run_train
+
+    get_estimator_class(model_name)
+    spec = _spec_from_options(model_name, feature_opts)
+    extra = _parse_params(params)
+    if max_epochs is not None:
+        extra["max_epochs"] = max_epochs
+    extra.setdefault("device", device)
+    log = click.echo if _progress_enabled(ctx) else (lambda msg: None)
+    outcome = run_train(data, model_name, out, spec=spec,
+                        params=extra, test_size=test_size, val_size=val_size, seed=seed, jobs=jobs,
+                        store=_store(cache_dir, no_cache), progress=_progress_enabled(ctx), log=log)
+    hist = outcome.history
+    if hist:
+        click.echo(f"trained {hist.get('n_epochs')} epochs (best {hist.get('best_epoch')}) in {hist.get('seconds', 0):.1f} s")
+    if outcome.report is not None:
+        click.echo(f"\ntest split (held-out groups):\n{outcome.report.text()}\n")
+    for kind, path in outcome.files.items():
+        click.echo(f"wrote {kind}: {path}")
+    ctx.exit(_report_failures(outcome.failures))
+
+
+@main.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("--data", required=True, type=click.Path(exists=True), help="DATA: folder-per-label tree or CSV manifest.")
+@click.option("--split", type=click.Choice(["all", "train", "validation", "test"]), default="all", show_default=True,
+              help="Score every item, or one part of the split recorded in the model file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (accuracy, balanced_accuracy, macro_f1, per_class, confusion).")
+@click.option("--confusion", type=click.Path(dir_okay=False), default=None, help="Write the confusion matrix PNG here.")
+@_cache_options
+@click.pass_context
+@_handle_errors
+def evaluate(ctx, model, data, split, as_json, confusion, jobs, cache_dir, no_cache) -> None:
+    """Score the model file MODEL on DATA: per-class report and confusion matrix."""
+    from musicnn.evaluation import plot_confusion
+    from musicnn.pipeline import evaluate_model
+
+    report, failures = evaluate_model(model, data, split=split, jobs=jobs, store=_store(cache_dir, no_cache),
+                                      progress=_progress_enabled(ctx))
+    click.echo(report.to_json() if as_json else report.text())
+    if confusion:
+        plot_confusion(report, confusion)
+        if not as_json:
+            click.echo(f"wrote {confusion}")
+    ctx.exit(_report_failures(failures))
+
+
+@main.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--top-k", "-k", type=click.IntRange(1), default=3, show_default=True, help="Labels shown per file.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--overlap", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True,
+              help="Overlap of the analysis windows.")
+@click.pass_context
+@_handle_errors
+def classify(ctx, model, files, top_k, fmt, overlap) -> None:
+    """Classify audio FILES of any length with the model file MODEL.
+
+    Each file is cut into windows of the model's clip length; their probabilities are
+    averaged and the top-k labels printed.
+    """
+    from musicnn.features import FeatureSpec
+    from musicnn.inference import classify_files
+    from musicnn.modelfile import load_model
+
+    est, meta = load_model(model)
+    spec = FeatureSpec.from_dict(meta["feature_spec"])
+    preds, failures = classify_files(est, spec, list(files), top_k=top_k, overlap=overlap,
+                                     progress=_progress_enabled(ctx))
+    if fmt == "json":
+        click.echo(json.dumps([p.to_dict() for p in preds], indent=2))
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["path", "rank", "label", "probability"])
+        for p in preds:
+            for rank, (lab, prob) in enumerate(p.top, start=1):
+                writer.writerow([p.path, rank, lab, f"{prob:.6f}"])
+    else:
+        width = max([len(p.path) for p in preds] + [4])
+        for p in preds:
+            others = "  ".join(f"{lab} {prob:.2f}" for lab, prob in p.top)
+            click.echo(f"{p.path:<{width}}  {p.label:<12} {others}")
+    ctx.exit(_report_failures(failures))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,296 @@
+"""The pipeline end to end: data -> features -> model -> evaluation -> model file.
+
+Each step is a function usable from Python; the CLI commands are thin shells over them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from musicnn import __version__
+from musicnn.data import Collection
+from musicnn.errors import DataError, FeatureError, MusicnnError
+from musicnn.features import FeatureSpec, preset
+from musicnn.store import FeatureStore
+
+__all__ = [
+    "Dataset",
+    "TrainOutcome",
+    "default_spec",
+    "load_features",
+    "train",
+    "evaluate_model",
+    "sidecar_paths",
+]
+
+@dataclass
+class Dataset:
+    """Features of a collection, with the items that failed left out.
+
+    Attributes
+    ----------
+    X : np.ndarray
+        Stacked features, one row per kept item.
+    y : np.ndarray of str
+        Labels of the kept items.
+    items : Collection
+        The kept items.
+    failures : list of (str, str)
+        ``(path, reason)`` of the items left out.
+    n_cached : int
+        Items read from the feature cache.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    items: Collection
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    n_cached: int = 0
+
+
+def default_spec(model: str, **changes: Any) -> FeatureSpec:
+    """The feature spec a model family trains on by default, with ``changes`` applied."""
+    from musicnn.models import REGISTRY
+
+    info = REGISTRY.get(model)
+    return preset(info.features if info else "mfcc", **changes)
+
+
+def load_features(
+    items: Collection,
+    spec: FeatureSpec,
+    *,
+    store: FeatureStore | None = None,
+    jobs: int = 1,
+    progress: bool = True,
+    desc: str = "features",
+) -> Dataset:
+    """Extract (or read cached) features of every item; failures are left out and listed."""
+    store = store if store is not None else FeatureStore()
+    res = store.extract(items.paths, spec, jobs=jobs, progress=progress, desc=desc)
+    keep = res.ok
+    feats = [f for f in res.features if f is not None]
+    if not feats:
+        X = np.zeros((0,), dtype=np.float32)
+    else:
+        shapes = {f.shape for f in feats}
+        if len(shapes) > 1:
+            raise FeatureError(
+                f"features of {items.source} have different shapes {sorted(shapes)[:3]}: "
+                "set a clip duration (--duration) so that every clip gives the same number of frames"
+            )
+        X = np.stack(feats)
+    kept = items.subset(keep)
+    return Dataset(X=X, y=kept.y.astype(str), items=kept, failures=res.failures, n_cached=res.n_cached)
+
+
+def _clip_duration(items: Collection) -> float:
+    """Median duration of the items (header only), rounded to 0.1 s."""
+    from musicnn.audio import duration
+
+    values = []
+    for it in items:
+        try:
+            values.append(duration(it.path))
+        except MusicnnError:
+            continue
+    if not values:
+        raise DataError(f"{items.source}: none of the files could be opened")
+    return max(0.1, round(statistics.median(values), 1))
+
+
+def sidecar_paths(model_path: str | os.PathLike) -> dict[str, Path]:
+    """Files written next to a model: report JSON, confusion PNG, training curves PNG."""
+    p = Path(model_path)
+    stem = p.name[: -len(".safetensors")] if p.name.endswith(".safetensors") else p.stem
+    return {
+        "report": p.with_name(f"{stem}.report.json"),
+        "confusion": p.with_name(f"{stem}.confusion.png"),
+        "curves": p.with_name(f"{stem}.curves.png"),
+    }
+
+
+@dataclass
+class TrainOutcome:
+    """What :func:`train` produced."""
+
+    model_path: Path
+    report: Any  # musicnn.evaluation.Report on the test split, or None without one
+    files: dict[str, Path]
+    failures: list[tuple[str, str]]
+    counts: dict[str, int]
+    history: dict[str, Any]
+
+
+def train(
+    data: str | os.PathLike | Collection,
+    model: str,
+    out: str | os.PathLike,
+    *,
+    spec: FeatureSpec | None = None,
+    params: dict[str, Any] | None = None,
+    test_size: float = 0.2,
+    val_size: float = 0.15,
+    seed: int = 0,
+    jobs: int = 1,
+    store: FeatureStore | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> TrainOutcome:
+    """Train a model on a data set and evaluate it on held-out groups.
+
+    The collection is split by groups (:meth:`Collection.split`), features are extracted
+    (cached), the model is fitted on the train split with early stopping on the validation
+    split, scored on the test split, and saved with its report, confusion matrix and
+    training curves beside it.
+
+    Parameters
+    ----------
+    data : path or Collection
+        Folder-per-label tree, CSV manifest, or a folder holding ``manifest.csv``.
+    model : str
+        A registered family (``musicnn models``).
+    out : path
+        The model file to write (``.safetensors``).
+    spec : FeatureSpec or None
+        Features (default: :func:`default_spec`); a missing clip ``duration`` is set to the
+        median duration of the files.
+    params : dict or None
+        Hyper-parameters of the estimator.
+    test_size, val_size : float
+        Fractions of each label's items held out (by groups).
+    seed : int
+        Seeds the split and the model.
+    jobs : int
+        Feature extraction processes.
+    store : FeatureStore or None
+        Feature cache (default location when None).
+    progress : bool
+    log : callable
+        Receives progress messages.
+
+    Returns
+    -------
+    TrainOutcome
+    """
+    from musicnn.evaluation import evaluate, plot_confusion, plot_curves
+    from musicnn.modelfile import save_model
+    from musicnn.models import get_estimator_class
+
+    cls = get_estimator_class(model)  # fail fast on an unknown name
+    coll = data if isinstance(data, Collection) else Collection.load(data)
+    if len(coll.labels) < 2:
+        raise DataError(f"{coll.source}: found {len(coll.labels)} label(s); a classifier needs at least 2")
+    splits = coll.split(test_size=test_size, val_size=val_size, seed=seed)
+    if len(splits["train"]) == 0:
+        raise DataError(f"{coll.source}: the split left no training items")
+    spec = spec if spec is not None else default_spec(model)
+    if spec.duration is None:
+        spec = spec.replace(duration=_clip_duration(splits["train"]))
+    log(f"data: {coll.source}: {len(coll)} files, {len(coll.labels)} labels; "
+        + ", ".join(f"{s} {len(c)}" for s, c in splits.items()))
+    log(f"features: {spec.describe()}")
+    sets = {}
+    failures: list[tuple[str, str]] = []
+    for name, part in splits.items():
+        if len(part):
+            ds = load_features(part, spec, store=store, jobs=jobs, progress=progress, desc=f"features ({name})")
+            failures += ds.failures
+            sets[name] = ds
+    train_set = sets["train"]
+    if len(train_set.y) == 0 or len(set(train_set.y)) < 2:
+        raise DataError(f"{coll.source}: fewer than 2 labels left in the training split after skipping failed files")
+    est = cls(**{"seed": seed, "progress": progress, **(params or {})})
+    val = sets.get("validation")
+    unseen = sorted(set(val.y) - set(train_set.y)) if val is not None else []
+    if val is not None and len(val.y) and not unseen:
+        est.fit(train_set.X, train_set.y, X_val=val.X, y_val=val.y)
+    else:
+        est.fit(train_set.X, train_set.y)
+    history = est.history_.to_dict() if hasattr(est, "history_") else {}
+    report = None
+    test = sets.get("test")
+    if test is not None and len(test.y):
+        report = evaluate(test.y, est.predict(test.X), labels=[str(c) for c in est.classes_])
+    files = sidecar_paths(out)
+    summary = {
+        "data": coll.source,
+        "counts": {s: int(len(sets[s].y)) if s in sets else 0 for s in splits},
+        "split": {"test_size": test_size, "val_size": val_size, "seed": seed},
+        "failed_files": len(failures),
+        "history": history,
+        "test": None if report is None else {k: getattr(report, k) for k in ("n", "accuracy", "balanced_accuracy", "macro_f1")},
+        "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "musicnn_version": __version__,
+    }
+    model_path = save_model(out, est, metadata={"feature_spec": spec.to_dict(), "summary": summary})
+    written = {"model": model_path}
+    if report is not None:
+        files["report"].write_text(report.to_json())
+        plot_confusion(report, files["confusion"], title=f"{model} on held-out groups: accuracy {report.accuracy:.3f}, "
+                                                         f"macro F1 {report.macro_f1:.3f}")
+        written["report"], written["confusion"] = files["report"], files["confusion"]
+    if history.get("train_loss"):
+        plot_curves(history, files["curves"], title=f"{model} training")
+        written["curves"] = files["curves"]
+    return TrainOutcome(model_path=model_path, report=report, files=written, failures=failures,
+                        counts=summary["counts"], history=history)
+
+
+def evaluate_model(
+    model_path: str | os.PathLike,
+    data: str | os.PathLike | Collection,
+    *,
+    split: str = "all",
+    jobs: int = 1,
+    store: FeatureStore | None = None,
+    progress: bool = True,
+):
+    """Score a saved model on a data set.
+
+    Parameters
+    ----------
+    model_path : path
+    data : path or Collection
+    split : str
+        ``all`` scores every item; ``train``, ``validation`` or ``test`` re-create the split
+        recorded in the model file (same fractions and seed) and score that part.
+
+    Returns
+    -------
+    report : musicnn.evaluation.Report
+    failures : list of (str, str)
+    """
+    from musicnn.evaluation import evaluate
+    from musicnn.modelfile import load_model
+
+    est, meta = load_model(model_path)
+    spec = FeatureSpec.from_dict(meta["feature_spec"])
+    coll = data if isinstance(data, Collection) else Collection.load(data)
+    if split != "all":
+        saved = (meta.get("summary") or {}).get("split")
+        if not saved:
+            raise DataError(f"{model_path}: the model file records no split; use --split all")
+        coll = coll.split(**saved)[split]
+        if not len(coll):
+            raise DataError(f"{coll.source}: the {split} split is empty")
+    classes = [str(c) for c in est.classes_]
+    unknown = sorted(set(coll.labels) - set(classes))
+    if unknown:
+        example = next(it.path for it in coll if it.label == unknown[0])
+        raise DataError(
+            f"{coll.source}: label(s) {', '.join(map(repr, unknown))} unknown to the model (e.g. {example}); "
+            f"the model knows: {', '.join(classes)}"
+        )
+    ds = load_features(coll, spec, store=store, jobs=jobs, progress=progress, desc="features")
+    if not len(ds.y):
+        raise DataError(f"{coll.source}: no file could be read; first failure: {ds.failures[0][0]}: {ds.failures[0][1]}")
+    report = evaluate(ds.y, est.predict(ds.X), labels=classes)
+    return report, ds.failures

@@ -1,0 +1,205 @@
+"""The command line, end to end through click's CliRunner, on real rendered notes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from musicnn.cli import EXIT_SKIPPED, main
+
+FAST_MLP = ["--epochs", "40", "--param", "hidden_layer_sizes=[64]", "--param", "lr=0.003"]
+FAST_CNN = ["--epochs", "8", "--param", "channels=[8,16]", "--param", "lr=0.003"]
+
+
+@pytest.fixture(scope="module")
+def runner():
+    return CliRunner()
+
+
+def run(runner, args, code=0):
+    result = runner.invoke(main, ["--quiet", *args], catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result
+
+
+def error_line(result) -> str:
+    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
+    assert lines and lines[-1].startswith("Error: "), result.output
+    assert "Traceback" not in result.output
+    return lines[-1]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, notes):
+    """An MLP and a CNN trained through the CLI on the session's notes."""
+    out = tmp_path_factory.mktemp("runs")
+    runner = CliRunner()
+    cache = str(out / "cache")
+    models = {}
+    for name, extra in (("mlp", FAST_MLP), ("cnn", FAST_CNN)):
+        path = out / f"{name}.safetensors"
+        result = runner.invoke(main, ["--quiet", "train", "--data", str(notes), "--model", name, "--out", str(path),
+                                      "--cache-dir", cache, *extra], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        models[name] = (path, result.output)
+    return models
+
+
+def test_help_imports_neither_torch_nor_librosa():
+    code = (
+        "import sys\n"
+        "from musicnn.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'librosa', 'sklearn', 'matplotlib', 'numpy') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY=\n" in out or out.strip().endswith("HEAVY="), out
+    assert "datasets" in out and "classify" in out
+
+
+def test_every_command_has_help(runner):
+    for cmd in (["datasets", "build"], ["features"], ["train"], ["evaluate"], ["classify"], ["models"]):
+        result = runner.invoke(main, [*cmd, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
+    assert "path,label" in runner.invoke(main, ["--help"]).output
+
+
+def test_models_lists_families(runner):
+    out = run(runner, ["models"]).output
+    assert "mlp" in out and "cnn" in out and "supervised" in out
+
+
+def test_datasets_build_and_card(runner, tmp_path):
+    out = tmp_path / "set"
+    result = run(runner, ["datasets", "build", "instruments", "--out", str(out), "--families", "bass,flute",
+                          "--max-programs", "1", "--pitch-step", "12", "--velocities", "100"])
+    assert "manifest.csv" in result.output
+    rows = list(csv.DictReader(open(out / "manifest.csv")))
+    assert {r["label"] for r in rows} == {"bass", "flute"}
+    assert "instruments" in run(runner, ["datasets", "card"]).output
+    assert "group" in run(runner, ["datasets", "card", "instruments"]).output
+    assert "no card named" in error_line(run(runner, ["datasets", "card", "nope"], code=1))
+
+
+def test_datasets_build_bad_family(runner, tmp_path):
+    result = run(runner, ["datasets", "build", "instruments", "--out", str(tmp_path / "x"), "--families", "kazoo"], code=1)
+    assert "kazoo" in error_line(result)
+
+
+def test_features_then_cached(runner, notes, tmp_path):
+    args = ["features", str(notes), "--preset", "mfcc", "--cache-dir", str(tmp_path / "c"), "--jobs", "2",
+            "--out", str(tmp_path / "f.npz")]
+    first = run(runner, args).output
+    assert "0 from cache" in first
+    second = run(runner, args).output
+    n = len(list(csv.DictReader(open(notes / "manifest.csv"))))
+    assert f"{n} from cache" in second
+    data = np.load(tmp_path / "f.npz")
+    assert data["X"].shape == (n, 120) and len(data["y"]) == n
+
+
+def test_features_skips_bad_files_with_exit_3(runner, note_paths, tmp_path):
+    root = tmp_path / "data"
+    (root / "flute").mkdir(parents=True)
+    (root / "bass").mkdir()
+    import shutil
+
+    shutil.copy(note_paths[0], root / "bass" / "ok.wav")
+    (root / "flute" / "broken.wav").write_text("garbage")
+    sf.write(root / "flute" / "quiet.wav", np.zeros(4000, dtype=np.float32), 16000)
+    result = run(runner, ["features", str(root), "--cache-dir", str(tmp_path / "c")], code=EXIT_SKIPPED)
+    assert "2 files skipped" in result.output
+    assert "broken.wav: not a readable audio file" in result.output
+    assert "quiet.wav: is silent" in result.output
+
+
+def test_train_writes_model_report_and_plots(trained):
+    path, output = trained["mlp"]
+    assert path.exists()
+    for suffix in (".report.json", ".confusion.png", ".curves.png"):
+        assert path.with_name(path.name.replace(".safetensors", suffix)).exists()
+    assert "test split (held-out groups)" in output and "macro F1" in output
+
+
+def test_evaluate_json_matches_train_report(runner, trained, notes):
+    path, _ = trained["cnn"]
+    result = run(runner, ["evaluate", str(path), "--data", str(notes), "--split", "test", "--json"])
+    report = json.loads(result.output)
+    assert {"accuracy", "balanced_accuracy", "macro_f1"} <= set(report)
+    saved = json.loads(path.with_name("cnn.report.json").read_text())
+    assert report["accuracy"] == pytest.approx(saved["accuracy"])
+    assert report["confusion"] == saved["confusion"]
+
+
+def test_evaluate_text_and_confusion_png(runner, trained, notes, tmp_path):
+    path, _ = trained["mlp"]
+    png = tmp_path / "cm.png"
+    out = run(runner, ["evaluate", str(path), "--data", str(notes), "--confusion", str(png)]).output
+    assert "balanced accuracy" in out and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_unknown_label(runner, trained, note_paths, tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"path,label\n{note_paths[0]},theremin\n")
+    line = error_line(run(runner, ["evaluate", str(trained["mlp"][0]), "--data", str(manifest)], code=1))
+    assert "'theremin' unknown to the model" in line and str(note_paths[0]) in line
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_classify_formats(runner, trained, note_paths, fmt):
+    path, _ = trained["cnn"]
+    files = [str(p) for p in note_paths[:3]]
+    out = run(runner, ["classify", str(path), *files, "--top-k", "2", "--format", fmt]).output
+    if fmt == "json":
+        preds = json.loads(out)
+        assert [p["path"] for p in preds] == files
+        assert all(len(p["top"]) == 2 and p["top"][0]["label"] == p["label"] for p in preds)
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(out)))
+        assert len(rows) == 6 and rows[0]["rank"] == "1"
+    else:
+        assert all(f in out for f in files)
+
+
+def test_classify_skips_bad_files(runner, trained, note_paths, tmp_path):
+    bad = tmp_path / "bad.flac"
+    bad.write_bytes(b"fLaC" + bytes(50))
+    result = run(runner, ["classify", str(trained["mlp"][0]), str(note_paths[0]), str(bad), str(tmp_path / "gone.wav")],
+                 code=EXIT_SKIPPED)
+    assert str(note_paths[0]) in result.output and "2 files skipped" in result.output
+    assert "gone.wav: no such file" in result.output
+
+
+def test_corrupt_model_file_is_one_clear_line(runner, tmp_path, note_paths):
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    line = error_line(run(runner, ["classify", str(model), str(note_paths[0])], code=1))
+    assert str(model) in line
+
+
+def test_train_errors(runner, notes, tmp_path):
+    line = error_line(run(runner, ["train", "--data", str(notes), "--model", "transformer", "--out", str(tmp_path / "m")],
+                          code=1))
+    assert "unknown model family 'transformer'" in line and "mlp" in line
+    line = error_line(run(runner, ["train", "--data", str(notes), "--model", "mlp", "--out", str(tmp_path / "m"),
+                                   "--param", "activation=swish"], code=1))
+    assert "activation" in line and "swish" in line
+    result = runner.invoke(main, ["train", "--data", str(notes), "--model", "mlp", "--out", "x", "--param", "oops"])
+    assert result.exit_code == 2 and "KEY=VALUE" in result.output
+
+
+def test_one_label_is_an_error(runner, note_paths, tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label\n" + "".join(f"{p},flute\n" for p in note_paths[:4]))
+    line = error_line(run(runner, ["train", "--data", str(manifest), "--model", "mlp", "--out", str(tmp_path / "m")],
+                          code=1))
+    assert "needs at least 2" in line
