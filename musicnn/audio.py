@@ -188,7 +188,6 @@ def load(
         Missing, empty, non-audio or corrupt file; no samples (after ``offset``);
         non-finite samples; silence when ``allow_silent`` is False.
     """
-    import soundfile as sf
 
     path = Path(path)
     if sr is not None:

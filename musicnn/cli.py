@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import warnings
-from pathlib import Path
 from typing import Any, Callable
 
 import click

@@ -118,14 +118,14 @@ def classify_files(
         ``(path, reason)`` for each file that could not be classified.
     """
     from musicnn.audio import load
-    from musicnn.store import _progress
+    from musicnn.progress import progress_bar
 
     if top_k < 1:
         raise ConfigError(f"top_k={top_k} must be >= 1")
     classes = [str(c) for c in model.classes_]
     k = min(top_k, len(classes))
     predictions, failures = [], []
-    bar = _progress(len(paths), "classify", progress)
+    bar = progress_bar(len(paths), "classify", "file", progress)
     try:
         for path in paths:
             try:

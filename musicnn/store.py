@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 
 from musicnn.errors import MusicnnError
 from musicnn.features import FeatureSpec
+from musicnn.progress import progress_bar
 
 __all__ = ["FeatureStore", "ExtractResult", "default_cache_dir", "CACHE_ENV"]
 
@@ -175,7 +175,7 @@ class FeatureStore:
         paths = [str(p) for p in paths]
         jobs = _resolve_jobs(jobs, len(paths))
         result = ExtractResult(features=[None] * len(paths))
-        bar = _progress(len(paths), desc, progress)
+        bar = progress_bar(len(paths), desc, "file", progress)
         try:
             for i, feats, cached, error in self._run(paths, spec, jobs):
                 if error is None:
@@ -230,20 +230,3 @@ def _atomic_write_bytes(target: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, target)
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, desc: str, enabled: bool):
-    """A tqdm bar on a terminal, a silent stand-in elsewhere."""
-    if not enabled or not sys.stderr.isatty():
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="file", leave=False)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import random
 import re
-import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields
@@ -399,10 +398,9 @@ def evaluate(
 
 
 def _progress_bar(config: TrainConfig):
-    from tqdm.auto import tqdm
+    from musicnn.progress import progress_bar
 
-    quiet = not config.progress or not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
-    return tqdm(total=config.max_epochs, desc="training", unit="epoch", disable=quiet, leave=False)
+    return progress_bar(config.max_epochs, "training", "epoch", config.progress)
 
 
 def train_classifier(

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import musicnn.audio
 from musicnn.features import FeatureSpec, extract

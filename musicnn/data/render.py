@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -480,7 +479,7 @@ def build_instruments(
     ConfigError
         If a numeric option is out of range.
     """
-    from tqdm import tqdm
+    from musicnn.progress import progress_bar
 
     selected = _select(families, max_programs_per_family)
     vels = _check_options(sr, pitch_step, velocities, note_duration, clip_duration)
@@ -528,12 +527,7 @@ def build_instruments(
         )
 
     results: list[tuple[list[dict], list[tuple[str, str]]]] = []
-    bar = tqdm(
-        total=n_notes,
-        unit="note",
-        desc="instruments",
-        disable=not (progress and sys.stderr.isatty()),
-    )
+    bar = progress_bar(n_notes, "instruments", "note", progress)
     with bar:
         if n_jobs == 1 or len(jobs) <= 1:
             for job in jobs:
