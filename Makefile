@@ -31,7 +31,9 @@ test: install
 	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/features_throughput.py --n 200
+	$(BIN)/python benchmarks/cold_start.py
+	$(BIN)/python benchmarks/accuracy.py --data $(DEMO_DATA)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) $(RUNS) .pytest_cache

@@ -130,6 +130,20 @@ def _read_blocks(path: Path, start: int, want: int, block: int) -> tuple[list[np
     return blocks, None
 
 
+def _mix_down(frames: np.ndarray) -> np.ndarray:
+    """Average the channels of an (n, channels) array into a contiguous float32 (n,) array.
+
+    Adds the strided channel columns one by one: several times faster than ``mean(axis=1)``.
+    """
+    channels = frames.shape[1]
+    y = np.array(frames[:, 0], dtype=np.float32)
+    for c in range(1, channels):
+        y += frames[:, c]
+    if channels > 1:
+        y *= np.float32(1.0 / channels)
+    return y
+
+
 def duration(path: str | os.PathLike) -> float:
     """Duration of an audio file in seconds, read from its header.
 
@@ -226,12 +240,13 @@ def load(
             stacklevel=2,
         )
 
-    y = np.concatenate(blocks, axis=0).T  # (channels, n)
+    frames = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=0)  # (n, channels)
+    if mono:
+        y = _mix_down(frames)
+    else:
+        y = np.ascontiguousarray(frames.T)
     if not np.isfinite(y).all():
         raise AudioError(f"{path}: holds non-finite samples (NaN or infinity)")
-    if mono:
-        y = y.mean(axis=0)
-    y = np.ascontiguousarray(y, dtype=np.float32)
     if sr is not None and sr != native_sr:
         import soxr
 

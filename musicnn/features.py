@@ -59,7 +59,7 @@ KINDS = ("stft", "mel", "logmel", "mfcc", "cqt", "chroma", "descriptors")
 
 POOLING_STATS = ("mean", "std", "min", "max", "median", "skew", "kurtosis")
 
-_FORMAT = 1  # bump when compute() changes its output for an unchanged spec
+_FORMAT = 2  # bump when compute() changes its output for an unchanged spec
 
 
 @dataclass(frozen=True)
@@ -237,10 +237,18 @@ def preset(name: str, **changes: Any) -> FeatureSpec:
 # -- computation ------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=16)
-def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
-    import librosa
+def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None):
+    """librosa's mel filterbank as a sparse matrix (each band covers few FFT bins).
 
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).astype(np.float32)
+    The sparse product is single-threaded and sums in a fixed order, so features are
+    bit-identical whatever the BLAS thread count, and it does not start BLAS threads
+    that would compete with parallel extraction workers.
+    """
+    import librosa
+    import scipy.sparse
+
+    dense = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).astype(np.float32)
+    return scipy.sparse.csr_matrix(dense)
 
 
 def fit_length(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
@@ -309,11 +317,8 @@ def _frames(librosa, y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
         return np.abs(librosa.cqt(y, sr=spec.sr, hop_length=spec.hop_length, fmin=fmin, n_bins=spec.n_bins,
                                   bins_per_octave=spec.bins_per_octave))
     stft = librosa.stft(y, n_fft=spec.n_fft, hop_length=spec.hop_length)
-    mag = np.abs(stft)
-    if kind == "stft":
-        return mag
-    power = mag * mag
     if kind in ("mel", "logmel", "mfcc"):
+        power = stft.real * stft.real + stft.imag * stft.imag  # |X|^2 without the square root
         mel = _mel_basis(spec.sr, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax) @ power
         if kind == "mel":
             return mel
@@ -331,8 +336,11 @@ def _frames(librosa, y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
             else:  # one or two frames: no slope to measure
                 parts.append(np.zeros_like(mfcc))
         return np.concatenate(parts, axis=0)
+    mag = np.abs(stft)
+    if kind == "stft":
+        return mag
     if kind == "chroma":
-        return librosa.feature.chroma_stft(S=power, sr=spec.sr, n_chroma=spec.n_chroma)
+        return librosa.feature.chroma_stft(S=mag * mag, sr=spec.sr, n_chroma=spec.n_chroma)
     # descriptors
     sr, hop = spec.sr, spec.hop_length
     return np.concatenate(

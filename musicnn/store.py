@@ -173,11 +173,21 @@ class FeatureStore:
         ExtractResult
         """
         paths = [str(p) for p in paths]
-        jobs = _resolve_jobs(jobs, len(paths))
         result = ExtractResult(features=[None] * len(paths))
         bar = progress_bar(len(paths), desc, "file", progress)
         try:
-            for i, feats, cached, error in self._run(paths, spec, jobs):
+            # cache hits are read here: only misses go to the workers
+            misses = []
+            for i, path in enumerate(paths):
+                hit = self.get(path, spec) if self.enabled and os.path.isfile(path) else None
+                if hit is None:
+                    misses.append(i)
+                else:
+                    result.features[i] = hit
+                    result.n_cached += 1
+                    bar.update(1)
+            jobs = _resolve_jobs(jobs, len(misses))
+            for i, feats, cached, error in self._run([(i, paths[i]) for i in misses], spec, jobs):
                 if error is None:
                     result.features[i] = feats
                     if cached:
@@ -192,20 +202,37 @@ class FeatureStore:
         result.failures.sort()
         return result
 
-    def _run(self, paths: list[str], spec: FeatureSpec, jobs: int) -> Iterable[tuple]:
-        tasks = [(i, p, spec, str(self.root), self.enabled) for i, p in enumerate(paths)]
+    def _run(self, indexed: list[tuple[int, str]], spec: FeatureSpec, jobs: int) -> Iterable[tuple]:
+        if not indexed:
+            return
+        tasks = [(i, p, spec, str(self.root), self.enabled) for i, p in indexed]
+        # One BLAS thread, serial or parallel: workers do not compete for the cores with
+        # BLAS threads, and every run sums in the same order (bit-identical features).
         if jobs == 1:
-            yield from map(_work, tasks)
+            with _one_blas_thread():
+                yield from map(_work, tasks)
             return
         import multiprocessing as mp
 
-        # Workers keep the BLAS thread count of this process, so that parallel and serial
-        # runs give bit-identical features (BLAS sums in a thread-count-dependent order).
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         ctx = mp.get_context(method)
         chunk = max(1, min(16, len(tasks) // (jobs * 8)))
-        with ctx.Pool(jobs) as pool:
+        with ctx.Pool(jobs, initializer=_init_worker) as pool:
             yield from pool.imap_unordered(_work, tasks, chunksize=chunk)
+
+
+def _one_blas_thread():
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _init_worker() -> None:
+    global _WORKER_LIMIT
+    _WORKER_LIMIT = _one_blas_thread()  # kept for the worker's lifetime
+
+
+_WORKER_LIMIT = None
 
 
 def _resolve_jobs(jobs: int, n: int) -> int:

@@ -1,0 +1,136 @@
+"""Accuracy on held-out instruments: the demo's MLP and CNN beside an SVC baseline, one run.
+
+For each split seed, the embedded instrument set is split by groups (programs that share
+samples never span two splits), exactly as ``musicnn train --seed S`` splits it, and
+
+* ``mlp``  : ``musicnn train --model mlp`` (pooled MFCC + deltas, early stopping on validation),
+* ``cnn``  : ``musicnn train --model cnn`` (log-mel frames, early stopping on validation),
+* ``svc``  : scikit-learn ``SVC()`` (RBF, defaults) on the same standardised pooled MFCCs,
+  fitted on the training split, and on training + validation (``svc+val``: the nets use
+  the validation split only to choose their epoch),
+
+are scored on the test split.  Seed 0 is the split ``make demo`` uses.
+
+    python benchmarks/accuracy.py --data data/instruments --seeds 0 1 2 3 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    import torch
+
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def run(data: Path, seeds: list[int], jobs: int) -> dict:
+    import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from musicnn.data import Collection
+    from musicnn.evaluation import evaluate
+    from musicnn.features import FeatureSpec
+    from musicnn.modelfile import read_metadata
+    from musicnn.pipeline import load_features, train
+
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    coll = Collection.load(data)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            specs = {}
+            for model in ("mlp", "cnn"):
+                t0 = time.perf_counter()
+                out = train(coll, model, Path(tmp) / f"{model}-{seed}.safetensors", seed=seed, jobs=jobs,
+                            progress=False, log=lambda m: None)
+                rep = out.report
+                specs[model] = FeatureSpec.from_dict(read_metadata(out.model_path)["feature_spec"])
+                rows.append({"seed": seed, "model": model, "accuracy": rep.accuracy, "macro_f1": rep.macro_f1,
+                             "balanced_accuracy": rep.balanced_accuracy, "seconds": time.perf_counter() - t0,
+                             "epochs": out.history.get("n_epochs"), "n_test": rep.n})
+            parts = coll.split(test_size=0.2, val_size=0.15, seed=seed)
+            spec = specs["mlp"]  # the MLP's features, as the demo trained it
+            sets = {k: load_features(v, spec, jobs=jobs, progress=False) for k, v in parts.items()}
+            for name, fit_parts in (("svc", ("train",)), ("svc+val", ("train", "validation"))):
+                t0 = time.perf_counter()
+                X = np.concatenate([sets[p].X for p in fit_parts])
+                y = np.concatenate([sets[p].y for p in fit_parts])
+                clf = make_pipeline(StandardScaler(), SVC()).fit(X, y)
+                rep = evaluate(sets["test"].y, clf.predict(sets["test"].X), labels=coll.labels)
+                rows.append({"seed": seed, "model": name, "accuracy": rep.accuracy, "macro_f1": rep.macro_f1,
+                             "balanced_accuracy": rep.balanced_accuracy, "seconds": time.perf_counter() - t0,
+                             "epochs": None, "n_test": rep.n})
+            print(f"seed {seed}: " + ", ".join(f"{r['model']} {r['accuracy']:.3f}" for r in rows if r["seed"] == seed),
+                  file=sys.stderr, flush=True)
+    return {"machine": machine(), "data": str(data), "n_files": len(coll), "seeds": seeds, "rows": rows}
+
+
+def table(result: dict) -> str:
+    models = ["mlp", "cnn", "svc", "svc+val"]
+    lines = ["| model | accuracy (seed 0 = demo) | macro-F1 (seed 0) | accuracy, mean ± sd over seeds | macro-F1, mean ± sd | "
+             "balanced acc., mean | fit time (s), mean |",
+             "|---|---|---|---|---|---|---|"]
+    for m in models:
+        rs = [r for r in result["rows"] if r["model"] == m]
+        first = next((r for r in rs if r["seed"] == result["seeds"][0]), rs[0])
+
+        def ms(key):
+            vals = [r[key] for r in rs]
+            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            return f"{statistics.mean(vals):.3f} ± {sd:.3f}"
+
+        lines.append(f"| {m} | {first['accuracy']:.3f} | {first['macro_f1']:.3f} | {ms('accuracy')} | {ms('macro_f1')} | "
+                     f"{statistics.mean(r['balanced_accuracy'] for r in rs):.3f} | "
+                     f"{statistics.mean(r['seconds'] for r in rs):.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("data/instruments"),
+                        help="the embedded instrument set (built if missing)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="one seed")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args()
+    if not (args.data / "manifest.csv").exists():
+        from musicnn.data.render import build_instruments
+
+        build_instruments(args.data, n_jobs=args.jobs)
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    result = run(args.data, seeds, args.jobs)
+    print(f"machine: {result['machine']}")
+    print(f"data: {result['data']} ({result['n_files']} notes), split seeds {seeds}, test = held-out instrument groups")
+    print(f"command: python benchmarks/accuracy.py --data {args.data} --seeds {' '.join(map(str, seeds))}")
+    print()
+    print(table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
