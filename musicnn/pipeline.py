@@ -6,6 +6,7 @@ Each step is a function usable from Python; the CLI commands are thin shells ove
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import os
 import statistics
 from dataclasses import dataclass, field
@@ -210,11 +211,20 @@ def train(
     est = cls(**{"seed": seed, "progress": progress, **(params or {})})
     val = sets.get("validation")
     unseen = sorted(set(val.y) - set(train_set.y)) if val is not None else []
-    if val is not None and len(val.y) and not unseen:
+    # Models with early stopping watch the validation split; the others learn from it too.
+    takes_val = "X_val" in inspect.signature(est.fit).parameters
+    has_val = val is not None and len(val.y) > 0
+    if takes_val and has_val and not unseen:
         est.fit(train_set.X, train_set.y, X_val=val.X, y_val=val.y)
+        fit_on = "train (validation for early stopping)"
+    elif not takes_val and has_val:
+        est.fit(np.concatenate([train_set.X, val.X]), np.concatenate([train_set.y, val.y]))
+        fit_on = "train + validation"
     else:
         est.fit(train_set.X, train_set.y)
-    history = est.history_.to_dict() if hasattr(est, "history_") else {}
+        fit_on = "train"
+    history = getattr(est, "history_", None)
+    history = history.to_dict() if hasattr(history, "to_dict") else {}
     report = None
     test = sets.get("test")
     if test is not None and len(test.y):
@@ -224,6 +234,7 @@ def train(
         "data": coll.source,
         "counts": {s: int(len(sets[s].y)) if s in sets else 0 for s in splits},
         "split": {"test_size": test_size, "val_size": val_size, "seed": seed},
+        "fit_on": fit_on,
         "failed_files": len(failures),
         "history": history,
         "test": None if report is None else {k: getattr(report, k) for k in ("n", "accuracy", "balanced_accuracy", "macro_f1")},
