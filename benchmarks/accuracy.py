@@ -9,16 +9,18 @@ samples never span two splits), exactly as ``musicnn train --seed S`` splits it,
   fitted on the training split, and on training + validation (``svc+val``: the nets use
   the validation split only to choose their epoch),
 
-are scored on the test split.  Seed 0 is the split ``make demo`` uses.
+are scored on the test split.  Seed 0 is the split ``make demo`` uses.  ``--models all``
+trains every registered family (each with its default features and hyper-parameters:
+pooled MFCC for all but the CNN) for the course families' table.
 
     python benchmarks/accuracy.py --data data/instruments --seeds 0 1 2 3 4
+    python benchmarks/accuracy.py --data data/instruments --seeds 0 1 2 --models all
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -26,24 +28,10 @@ import time
 import warnings
 from pathlib import Path
 
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    import torch
-
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
+from _bench import machine_info, print_machine
 
 
-def run(data: Path, seeds: list[int], jobs: int) -> dict:
+def run(data: Path, seeds: list[int], jobs: int, models: list[str]) -> dict:
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.pipeline import make_pipeline
@@ -62,7 +50,7 @@ def run(data: Path, seeds: list[int], jobs: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             specs = {}
-            for model in ("mlp", "cnn"):
+            for model in models:
                 t0 = time.perf_counter()
                 out = train(coll, model, Path(tmp) / f"{model}-{seed}.safetensors", seed=seed, jobs=jobs,
                             progress=False, log=lambda m: None)
@@ -72,7 +60,12 @@ def run(data: Path, seeds: list[int], jobs: int) -> dict:
                              "balanced_accuracy": rep.balanced_accuracy, "seconds": time.perf_counter() - t0,
                              "epochs": out.history.get("n_epochs"), "n_test": rep.n})
             parts = coll.split(test_size=0.2, val_size=0.15, seed=seed)
-            spec = specs["mlp"]  # the MLP's features, as the demo trained it
+            # the pooled-MFCC features every model but the CNN trains on, as `musicnn train` made them
+            spec = next(sp for m, sp in specs.items() if m != "cnn") if set(specs) - {"cnn"} else None
+            if spec is None:
+                from musicnn.pipeline import default_spec
+
+                spec = default_spec("mlp", duration=1.5)
             sets = {k: load_features(v, spec, jobs=jobs, progress=False) for k, v in parts.items()}
             for name, fit_parts in (("svc", ("train",)), ("svc+val", ("train", "validation"))):
                 t0 = time.perf_counter()
@@ -85,11 +78,11 @@ def run(data: Path, seeds: list[int], jobs: int) -> dict:
                              "epochs": None, "n_test": rep.n})
             print(f"seed {seed}: " + ", ".join(f"{r['model']} {r['accuracy']:.3f}" for r in rows if r["seed"] == seed),
                   file=sys.stderr, flush=True)
-    return {"machine": machine(), "data": str(data), "n_files": len(coll), "seeds": seeds, "rows": rows}
+    return {"machine": machine_info(), "data": str(data), "n_files": len(coll), "seeds": seeds, "rows": rows}
 
 
 def table(result: dict) -> str:
-    models = ["mlp", "cnn", "svc", "svc+val"]
+    models = list(dict.fromkeys(r["model"] for r in result["rows"]))
     lines = ["| model | accuracy (seed 0 = demo) | macro-F1 (seed 0) | accuracy, mean ± sd over seeds | macro-F1, mean ± sd | "
              "balanced acc., mean | fit time (s), mean |",
              "|---|---|---|---|---|---|---|"]
@@ -114,6 +107,8 @@ def main() -> None:
                         help="the embedded instrument set (built if missing)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--models", nargs="+", default=["mlp", "cnn"],
+                        help="registered families to train (default: the demo's mlp and cnn); 'all' for every family")
     parser.add_argument("--quick", action="store_true", help="one seed")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
@@ -122,10 +117,14 @@ def main() -> None:
 
         build_instruments(args.data, n_jobs=args.jobs)
     seeds = args.seeds[:1] if args.quick else args.seeds
-    result = run(args.data, seeds, args.jobs)
-    print(f"machine: {result['machine']}")
+    from musicnn.models import REGISTRY
+
+    models = list(REGISTRY) if args.models == ["all"] else args.models
+    result = run(args.data, seeds, args.jobs, models)
+    print_machine(result["machine"])
     print(f"data: {result['data']} ({result['n_files']} notes), split seeds {seeds}, test = held-out instrument groups")
-    print(f"command: python benchmarks/accuracy.py --data {args.data} --seeds {' '.join(map(str, seeds))}")
+    print(f"command: python benchmarks/accuracy.py --data {args.data} --seeds {' '.join(map(str, seeds))} "
+          f"--models {' '.join(args.models)}")
     print()
     print(table(result))
     if args.json:

@@ -245,25 +245,33 @@ def features(ctx, data, jobs, cache_dir, no_cache, out, **feature_opts) -> None:
     import time
 
     from musicnn.data import Collection
-    from musicnn.pipeline import load_features
 
     spec = _spec_from_options(None, feature_opts)
     coll = Collection.load(data)
     store = _store(cache_dir, no_cache)
     t0 = time.perf_counter()
-    ds = load_features(coll, spec, store=store, jobs=jobs, progress=_progress_enabled(ctx))
+    res = store.extract(coll.paths, spec, jobs=jobs, progress=_progress_enabled(ctx))
     dt = time.perf_counter() - t0
-    n = len(ds.y)
-    click.echo(f"{spec.describe()}")
-    click.echo(f"{n} files in {dt:.2f} s ({n / dt if dt else 0:.1f} files/s; {ds.n_cached} from cache, "
-               f"{n - ds.n_cached} computed); features {ds.X.shape[1:]} per file; cache {store.root if store.enabled else 'off'}")
+    n = int(res.ok.sum())
+    shapes = sorted({f.shape for f in res.features if f is not None})
+    shape = shapes[0] if len(shapes) == 1 else f"{len(shapes)} different shapes"
+    click.echo(spec.describe())
+    click.echo(f"{n} files in {dt:.2f} s ({n / dt if dt else 0:.1f} files/s; {res.n_cached} from cache, "
+               f"{res.n_computed} computed); features {shape} per file; cache {store.root if store.enabled else 'off'}")
     if out:
+        if len(shapes) > 1:
+            raise click.ClickException(
+                f"cannot write {out}: the files give features of different shapes; set --duration "
+                "(fixed-length clips) or --pooling (one vector per file)"
+            )
         import numpy as np
 
-        np.savez_compressed(out, X=ds.X, y=ds.y.astype(str), paths=np.array(ds.items.paths, dtype=str),
+        kept = coll.subset(res.ok)
+        X = np.stack([f for f in res.features if f is not None]) if n else np.zeros((0,), dtype=np.float32)
+        np.savez_compressed(out, X=X, y=kept.y.astype(str), paths=np.array(kept.paths, dtype=str),
                             spec=np.array(spec.to_json()))
         click.echo(f"wrote {out}")
-    ctx.exit(_report_failures(ds.failures))
+    ctx.exit(_report_failures(res.failures))
 
 
 # -- models, train, evaluate, classify -----------------------------------------------------------

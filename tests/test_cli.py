@@ -203,3 +203,17 @@ def test_one_label_is_an_error(runner, note_paths, tmp_path):
     line = error_line(run(runner, ["train", "--data", str(manifest), "--model", "mlp", "--out", str(tmp_path / "m")],
                           code=1))
     assert "needs at least 2" in line
+
+
+def test_features_of_files_of_different_lengths(runner, note_paths, tmp_path):
+    root = tmp_path / "data"
+    (root / "organ").mkdir(parents=True)
+    y, sr = sf.read(note_paths[0], dtype="float32")
+    sf.write(root / "organ" / "short.wav", y[: sr // 2], sr)
+    sf.write(root / "organ" / "long.wav", np.concatenate([y, y]), sr)
+    args = ["features", str(root), "--preset", "logmel", "--cache-dir", str(tmp_path / "c")]
+    assert "2 different shapes" in run(runner, args).output
+    line = error_line(run(runner, [*args, "--out", str(tmp_path / "f.npz")], code=1))
+    assert "different shapes" in line and "--duration" in line
+    run(runner, [*args, "--duration", "1.0", "--out", str(tmp_path / "f.npz")])
+    assert np.load(tmp_path / "f.npz")["X"].shape == (2, 32, 64)
