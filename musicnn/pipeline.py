@@ -17,13 +17,14 @@ import numpy as np
 
 from musicnn import __version__
 from musicnn.data import Collection
-from musicnn.errors import DataError, FeatureError, MusicnnError
+from musicnn.errors import ConfigError, DataError, FeatureError, MusicnnError
 from musicnn.features import FeatureSpec, preset
 from musicnn.store import FeatureStore
 
 __all__ = [
     "Dataset",
     "TrainOutcome",
+    "build_estimator",
     "default_spec",
     "load_features",
     "train",
@@ -90,6 +91,33 @@ def load_features(
         X = np.stack(feats)
     kept = items.subset(keep)
     return Dataset(X=X, y=kept.y.astype(str), items=kept, failures=res.failures, n_cached=res.n_cached)
+
+
+def build_estimator(cls: type, params: dict[str, Any], *, seed: int = 0, progress: bool = True) -> Any:
+    """An estimator of ``cls`` with ``params``, seeded and with progress as the family names them.
+
+    The seed goes to ``seed`` or ``random_state``, progress to ``progress`` or ``verbose``;
+    ``device="cpu"`` is dropped for families without a device.  Any other parameter the
+    family does not have raises :class:`ConfigError` listing the ones it has.
+    """
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "args", "kwargs"}
+    params = dict(params)
+    if params.get("device") == "cpu" and "device" not in accepted:
+        params.pop("device")
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        hint = {"max_epochs": " (it has no epochs: drop --epochs)"}.get(unknown[0], "")
+        raise ConfigError(f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}{hint}; "
+                          f"its parameters: {', '.join(sorted(accepted))}")
+    for name in ("seed", "random_state"):
+        if name in accepted:
+            params.setdefault(name, seed)
+            break
+    for name, value in (("progress", progress), ("verbose", progress)):
+        if name in accepted:
+            params.setdefault(name, value)
+            break
+    return cls(**params)
 
 
 def _clip_duration(items: Collection) -> float:
@@ -208,7 +236,7 @@ def train(
     train_set = sets["train"]
     if len(train_set.y) == 0 or len(set(train_set.y)) < 2:
         raise DataError(f"{coll.source}: fewer than 2 labels left in the training split after skipping failed files")
-    est = cls(**{"seed": seed, "progress": progress, **(params or {})})
+    est = build_estimator(cls, params or {}, seed=seed, progress=progress)
     val = sets.get("validation")
     unseen = sorted(set(val.y) - set(train_set.y)) if val is not None else []
     # Models with early stopping watch the validation split; the others learn from it too.

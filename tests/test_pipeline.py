@@ -72,3 +72,21 @@ def test_cnn_on_log_mel(notes, store, tmp_path):
     est, meta = load_model(run.model_path)
     assert meta["feature_spec"]["kind"] == "logmel" and est.input_shape_ == (47, 64)
     assert run.report.accuracy >= 0.3  # measured 0.34 (seed 0); chance 0.25
+
+
+def test_build_estimator_maps_seed_progress_and_rejects_unknown_parameters():
+    from musicnn.errors import ConfigError
+    from musicnn.models.mlp import MLPClassifier
+    from musicnn.pipeline import build_estimator
+
+    class NoDevice:
+        def __init__(self, random_state=None, verbose=False, n_iter=5):
+            self.random_state, self.verbose, self.n_iter = random_state, verbose, n_iter
+
+    est = build_estimator(NoDevice, {"device": "cpu"}, seed=7, progress=False)
+    assert (est.random_state, est.verbose) == (7, False)
+    with pytest.raises(ConfigError, match="no parameter 'max_epochs'.*drop --epochs"):
+        build_estimator(NoDevice, {"max_epochs": 3})
+    with pytest.raises(ConfigError, match="no parameter 'device'"):
+        build_estimator(NoDevice, {"device": "cuda"})
+    assert build_estimator(MLPClassifier, {"max_epochs": 3}, seed=2).seed == 2
