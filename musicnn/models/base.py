@@ -288,17 +288,24 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
         seed_everything(self.seed)
         module = self._build_module(self.input_shape_, len(classes))
-        history = train_classifier(
-            module,
-            self._standardise(X),
-            y_idx.astype(np.int64),
-            config=self._train_config(),
-            X_val=None if val is None else val[0],
-            y_val=None if val is None else val[1],
-        )
+        history = self._train(module, self._standardise(X), y_idx.astype(np.int64), val)
+        module.eval()
         self.module_ = module
         self.history_ = history
         return self
+
+    def _train(self, module: ClassifierNet, X: np.ndarray, y: np.ndarray,
+               val: tuple[np.ndarray, np.ndarray] | None) -> TrainHistory:
+        """Train a freshly built ``module`` on standardised inputs and class indices.
+
+        The shared loop, :func:`musicnn.training.train_classifier`; a family with another
+        training procedure (the MLP's reference back-end) overrides this step only.
+        """
+        return train_classifier(
+            module, X, y, config=self._train_config(),
+            X_val=None if val is None else val[0],
+            y_val=None if val is None else val[1],
+        )
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""

@@ -1,4 +1,15 @@
-"""Multi-layer perceptron on feature vectors, trained by back-propagation."""
+"""Multi-layer perceptron on feature vectors, trained by back-propagation.
+
+Two back-ends train the same network (:class:`MLPNet`):
+
+* ``backend="autograd"`` (default): torch autograd and Adam, through the shared loop
+  :func:`musicnn.training.train_classifier`;
+* ``backend="reference"``: the course's back-propagation written out in numpy
+  (:mod:`musicnn.models.backprop`): output deltas ``δ_i^L = g'(h_i^L)(d_i − y_i^L)``,
+  back-propagated deltas ``δ_i^l = g'(h_i^l) Σ_j w_ji^{l+1} δ_j^{l+1}`` and plain gradient
+  descent ``Δw_ij^l = η δ_i^l y_j^{l−1}``.  The trained weights are written back into the
+  torch module, so prediction, embeddings and model files are the same for both.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..training import check_float, check_int
+from ..training import TrainConfig, check_float, check_int
 from .base import ClassifierNet, TorchClassifier, check_choice
 
 __all__ = ["MLPClassifier", "MLPNet"]
@@ -19,6 +30,15 @@ ACTIVATIONS: dict[str, type[torch.nn.Module]] = {
     "tanh": torch.nn.Tanh,
     "sigmoid": torch.nn.Sigmoid,
 }
+
+#: training back-ends
+BACKENDS = ("autograd", "reference")
+
+#: losses; "squared" (sigmoid outputs) exists in the reference back-end only
+LOSSES = ("cross_entropy", "squared")
+
+#: default learning rate of each back-end: Adam's, and the course's plain gradient descent
+DEFAULT_LR = {"autograd": 1e-3, "reference": 0.1}
 
 
 class MLPNet(ClassifierNet):
@@ -63,13 +83,37 @@ class MLPClassifier(TorchClassifier):
         Non-linearity after each hidden layer.
     dropout : float, default=0.2
         Dropout probability after each hidden layer, in [0, 1).
-    batch_size, max_epochs, lr, weight_decay, patience, validation_fraction, seed, device, progress, monitor
-        See :class:`~musicnn.models.base.TorchClassifier`.
+    backend : {"autograd", "reference"}, default="autograd"
+        ``"autograd"``: torch autograd with Adam.  ``"reference"``: the course's
+        back-propagation in plain numpy (float64, CPU) with plain mini-batch gradient
+        descent ``Δw_ij^l = η δ_i^l y_j^{l−1}`` averaged over the batch; same
+        initial weights, batches, dropout, validation split and early stopping rule (see
+        :func:`musicnn.models.backprop.train_reference`).
+    loss : {"cross_entropy", "squared"}, default="cross_entropy"
+        ``"cross_entropy"``: softmax outputs, output delta ``d − y``.  ``"squared"`` (the
+        course's ``ε = ½ Σ (d − y)²`` with sigmoid output units and one-hot ``d``; reference
+        backend only).  With ``"squared"``, :meth:`predict_proba` is the softmax of the
+        output net inputs ``h^L`` (the sigmoid outputs do not sum to one); :meth:`predict`
+        is the unit with the largest output either way.
+    lr : float or None, default=None
+        Learning rate ``η``; None means 1e-3 for autograd (Adam) and 0.1 for the
+        reference back-end (plain gradient descent needs larger steps).
+    batch_size, max_epochs, weight_decay, patience, validation_fraction, seed, device, progress, monitor
+        See :class:`~musicnn.models.base.TorchClassifier`.  The reference back-end runs on
+        the CPU (``device`` must be ``"cpu"`` or ``"auto"``); its ``weight_decay`` is the
+        L2 pull ``−η λ w`` added to each update.
+
+    Attributes
+    ----------
+    history_ : TrainHistory
+        Per-epoch losses (cross-entropy, or the squared error ``½ Σ (d − y)²`` per
+        pattern) and validation accuracies, as for every torch model.
 
     Examples
     --------
     >>> clf = MLPClassifier(hidden_layer_sizes=(64,), progress=False).fit(X, y)  # doctest: +SKIP
     >>> clf.predict_proba(X_test)  # doctest: +SKIP
+    >>> MLPClassifier(backend="reference", loss="squared", activation="sigmoid")  # doctest: +SKIP
     """
 
     def __init__(
@@ -78,9 +122,11 @@ class MLPClassifier(TorchClassifier):
         hidden_layer_sizes: tuple[int, ...] = (256, 128),
         activation: str = "relu",
         dropout: float = 0.2,
+        backend: str = "autograd",
+        loss: str = "cross_entropy",
         batch_size: int = 64,
         max_epochs: int = 100,
-        lr: float = 1e-3,
+        lr: float | None = None,
         weight_decay: float = 0.0,
         patience: int = 10,
         validation_fraction: float = 0.15,
@@ -104,6 +150,8 @@ class MLPClassifier(TorchClassifier):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
+        self.backend = backend
+        self.loss = loss
 
     def _layer_sizes(self) -> tuple[int, ...]:
         """``hidden_layer_sizes`` as a tuple of ints (a single int means one layer)."""
@@ -120,11 +168,29 @@ class MLPClassifier(TorchClassifier):
             check_int("hidden_layer_sizes entries", size, minimum=1)
         return tuple(int(size) for size in sizes)
 
+    def _train_config(self) -> TrainConfig:
+        config = super()._train_config()
+        if self.lr is None and self.backend in DEFAULT_LR:
+            config.lr = DEFAULT_LR[self.backend]
+        return config
+
     def _check_params(self) -> None:
+        check_choice("backend", self.backend, BACKENDS)
+        check_choice("loss", self.loss, LOSSES)
         super()._check_params()
         self._layer_sizes()
         check_choice("activation", self.activation, tuple(ACTIVATIONS))
         check_float("dropout", self.dropout, low=0.0, high=1.0)
+        if self.loss != "cross_entropy" and self.backend != "reference":
+            raise ConfigError(
+                f"loss={self.loss!r} is available with backend='reference' only; "
+                "the autograd back-end trains with cross-entropy"
+            )
+        if self.backend == "reference" and self.device.strip().lower() not in ("cpu", "auto"):
+            raise ConfigError(
+                f"device={self.device!r}: backend='reference' runs on the CPU (numpy); "
+                "use device='cpu', or backend='autograd' for a GPU"
+            )
 
     def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> MLPNet:
         return MLPNet(
@@ -134,3 +200,28 @@ class MLPClassifier(TorchClassifier):
             activation=self.activation,
             dropout=float(self.dropout),
         )
+
+    # ------------------------------------------------------------------ reference back-end
+    def _train(self, module, X, y, val):
+        """The autograd back-end: the shared loop.  The reference back-end:
+        :func:`~musicnn.models.backprop.train_reference` on float64 copies of the freshly
+        initialised module's weights (the same seeded start), written back at the end."""
+        if self.backend == "autograd":
+            return super()._train(module, X, y, val)
+        from .backprop import train_reference
+
+        linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+        weights = [lin.weight.detach().double().numpy().copy() for lin in linears]
+        biases = [lin.bias.detach().double().numpy().copy() for lin in linears]
+        history = train_reference(
+            weights, biases, X.astype(np.float64), y,
+            config=self._train_config(), activation=self.activation, loss=self.loss,
+            dropout=float(self.dropout),
+            X_val=None if val is None else val[0].astype(np.float64),
+            y_val=None if val is None else val[1],
+        )
+        with torch.no_grad():
+            for lin, w, b in zip(linears, weights, biases):
+                lin.weight.copy_(torch.from_numpy(w))
+                lin.bias.copy_(torch.from_numpy(b))
+        return history
