@@ -24,6 +24,7 @@ import numpy as np
 from musicnn.errors import MusicnnError
 from musicnn.features import FeatureSpec
 from musicnn.progress import progress_bar
+from musicnn.threads import single_thread
 
 __all__ = ["FeatureStore", "ExtractResult", "default_cache_dir", "CACHE_ENV"]
 
@@ -209,7 +210,7 @@ class FeatureStore:
         # One BLAS thread, serial or parallel: workers do not compete for the cores with
         # BLAS threads, and every run sums in the same order (bit-identical features).
         if jobs == 1:
-            with _one_blas_thread():
+            with single_thread(torch_too=False):
                 yield from map(_work, tasks)
             return
         import multiprocessing as mp
@@ -221,15 +222,11 @@ class FeatureStore:
             yield from pool.imap_unordered(_work, tasks, chunksize=chunk)
 
 
-def _one_blas_thread():
+def _init_worker() -> None:
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=1, user_api="blas")
-
-
-def _init_worker() -> None:
     global _WORKER_LIMIT
-    _WORKER_LIMIT = _one_blas_thread()  # kept for the worker's lifetime
+    _WORKER_LIMIT = threadpool_limits(limits=1, user_api="blas")  # for the worker's lifetime
 
 
 _WORKER_LIMIT = None

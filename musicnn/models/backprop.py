@@ -341,7 +341,7 @@ def train_reference(
     sklearn.exceptions.ConvergenceWarning
         When ``max_epochs`` ran out before early stopping triggered.
     """
-    from threadpoolctl import threadpool_limits
+    from ..threads import single_thread
 
     from ..progress import progress_bar
     from ..training import TrainHistory, validation_split
@@ -377,9 +377,8 @@ def train_reference(
     history = TrainHistory(monitor=config.monitor if has_val else "train_loss")
     best = _Best(config.patience)
     started = time.perf_counter()
-    bar = progress_bar(config.max_epochs, "training (reference backprop)", "epoch", config.progress)
-    blas = threadpool_limits(limits=1, user_api="blas")
-    try:
+    # small products: one thread (musicnn.threads)
+    with progress_bar(config.max_epochs, "training (reference backprop)", "epoch", config.progress) as bar, single_thread(torch_too=False):
         for epoch in range(1, config.max_epochs + 1):
             order = rng.permutation(n)
             total = 0.0
@@ -424,9 +423,6 @@ def train_reference(
             if best.bad_epochs >= config.patience:
                 history.stopped_early = True
                 break
-    finally:
-        bar.close()
-        blas.restore_original_limits()
     if best.state is not None:
         for target, source in zip(weights + biases, best.state[0] + best.state[1]):
             target[...] = source

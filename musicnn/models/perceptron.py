@@ -22,7 +22,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+from ..threads import single_thread
 
 from ..errors import ConfigError, DataError
 from ..training import check_float, check_int
@@ -293,9 +293,8 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         quiet_epochs = 0
         from ..progress import progress_bar
 
-        bar = progress_bar(int(self.max_iter), "perceptron", "epoch", bool(self.progress))
-        blas = threadpool_limits(limits=1, user_api="blas")  # small products: one thread is fastest
-        try:
+        # small products: one thread (musicnn.threads)
+        with progress_bar(int(self.max_iter), "perceptron", "epoch", bool(self.progress)) as bar, single_thread(torch_too=False):
             for _ in range(int(self.max_iter)):
                 if self.mode == "online":
                     for p in rng.permutation(len(Xa)):
@@ -328,9 +327,6 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
                     if quiet_epochs >= self.n_iter_no_change:
                         reason = "delta_tol"
                         break
-        finally:
-            bar.close()
-            blas.restore_original_limits()
 
         self.classes_ = classes
         self.weights_ = W

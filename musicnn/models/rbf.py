@@ -413,6 +413,7 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         """Joint gradient descent on centres, log-widths and output weights (torch autograd)."""
         import torch
 
+        from ..threads import single_thread
         from ..training import resolve_device
 
         device = resolve_device(self.device)
@@ -439,11 +440,8 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
 
         n, bs = len(Xs), int(self.batch_size)
         best_loss, best_state = epsilon(), {k: v.detach().clone() for k, v in params.items()}
-        # The tensors are small: torch's intra-op thread pool costs more than it gives (on a
-        # busy 2-core machine, 2 threads ran 18 times slower than 1), so use one thread here.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        # small tensors: one thread (see musicnn.threads)
+        with single_thread():
             with progress_bar(int(self.finetune_epochs), "rbf fine-tuning", "epoch", bool(self.progress)) as bar:
                 for _ in range(int(self.finetune_epochs)):
                     order = torch.randperm(n, generator=gen).to(device)
@@ -459,8 +457,6 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
                     bar.set_postfix(loss=f"{current:.4f}")
                     if current < best_loss:
                         best_loss, best_state = current, {k: v.detach().clone() for k, v in params.items()}
-        finally:
-            torch.set_num_threads(threads)
         out = {k: v.cpu().double().numpy() for k, v in best_state.items()}
         self.centers_, self.widths_ = out["mu"], np.maximum(np.exp(out["log_sigma"]), _MIN_WIDTH)
         self.weights_, self.bias_ = out["W"], out["b"]

@@ -298,14 +298,13 @@ def kohonen_updates(W: torch.Tensor, X: torch.Tensor, coef: torch.Tensor) -> tor
 @contextmanager
 def _cpu_threads(device: torch.device, work: int) -> Iterator[None]:
     """Run small CPU work (``work`` multiply-adds per step) on one torch thread; restored afterwards."""
-    before = torch.get_num_threads()
-    if device.type == "cpu" and work < _SMALL_WORK and before != 1:
-        torch.set_num_threads(1)
-    try:
+    if device.type == "cpu" and work < _SMALL_WORK:
+        from ..threads import single_thread
+
+        with single_thread():
+            yield
+    else:
         yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
 
 
 @contextmanager
