@@ -51,19 +51,54 @@ class ModelInfo:
 
 
 REGISTRY: dict[str, ModelInfo] = {
+    "perceptron": ModelInfo(
+        "musicnn.models.perceptron", "Perceptron",
+        "threshold units trained by the error-correction rule w <- w + eta (d - y) x, one-vs-rest",
+        "supervised"),
     "mlp": ModelInfo(
-        "musicnn.models.mlp",
-        "MLPClassifier",
+        "musicnn.models.mlp", "MLPClassifier",
         "multi-layer perceptron on pooled feature vectors, trained by back-propagation",
-        "supervised",
-    ),
+        "supervised"),
+    "rbf": ModelInfo(
+        "musicnn.models.rbf", "RBFNetwork",
+        "radial basis function network: k-means centres and widths, then least squares",
+        "supervised"),
+    "som": ModelInfo(
+        "musicnn.models.som", "SOM",
+        "Kohonen self-organising map (timbre maps); classifies by the winning unit's label",
+        "unsupervised"),
+    "art": ModelInfo(
+        "musicnn.models.art", "FuzzyART",
+        "Fuzzy ART: categories created on demand under a vigilance test",
+        "unsupervised"),
+    "artmap": ModelInfo(
+        "musicnn.models.art", "FuzzyARTMAP",
+        "Fuzzy ARTMAP: supervised ART with match tracking",
+        "supervised"),
+    "hebbian": ModelInfo(
+        "musicnn.models.hebbian", "HebbianPCA",
+        "Hebbian learning (plain Hebb, Oja, Sanger's GHA): principal components",
+        "feature learner"),
+    "competitive": ModelInfo(
+        "musicnn.models.competitive", "CompetitiveLearning",
+        "winner-take-all competitive learning, with or without conscience",
+        "unsupervised"),
+    "lvq": ModelInfo(
+        "musicnn.models.competitive", "LVQ",
+        "learning vector quantization: labelled competitive prototypes",
+        "supervised"),
+    "rbm": ModelInfo(
+        "musicnn.models.boltzmann", "RBM",
+        "restricted Boltzmann machine trained by contrastive divergence (CD-k)",
+        "feature learner"),
+    "hopfield": ModelInfo(
+        "musicnn.models.hopfield", "Hopfield",
+        "Hopfield network: associative memory of binary patterns, energy never rises",
+        "unsupervised"),
     "cnn": ModelInfo(
-        "musicnn.models.cnn",
-        "SpectrogramCNN",
+        "musicnn.models.cnn", "SpectrogramCNN",
         "small convolutional network on log-mel spectrograms (frames x bins)",
-        "supervised",
-        "logmel",
-    ),
+        "supervised", "logmel"),
 }
 
 
