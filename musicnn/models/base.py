@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 from ..errors import ConfigError, DataError
+from .checks import check_choice, class_targets, require_y
 from ..training import (
     TrainConfig,
     TrainHistory,
@@ -31,7 +31,7 @@ from ..training import (
 from sklearn.utils.validation import validate_data as _validate_data
 
 
-__all__ = ["ClassifierNet", "TorchClassifier", "check_choice"]
+__all__ = ["ClassifierNet", "TorchClassifier", "check_choice"]  # check_choice: re-exported from .checks
 
 _PREDICT_BATCH = 1024
 
@@ -253,21 +253,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
-        if y is None:
-            raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        require_y(self, y)
         if (X_val is None) != (y_val is None):
             raise ConfigError("give both X_val and y_val, or neither")
         X, y = self._check_X(X, y, reset=True)
-        try:
-            check_classification_targets(y)
-        except ValueError as err:
-            raise DataError(f"{err}; y must hold class labels") from err
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise DataError(
-                f"{type(self).__name__} needs at least 2 classes, but y holds only one class "
-                f"({classes[0]!r}); a classifier cannot learn from one class"
-            )
+        classes, y_idx = class_targets(self, y)
         self.classes_ = classes
         self.input_shape_ = tuple(int(s) for s in X.shape[1:])
         axes = tuple(range(X.ndim - 1))  # every axis but the last: per feature / per bin
@@ -403,11 +393,3 @@ def _classes_from_json(values: list[str], dtype_str: str) -> np.ndarray:
     if dtype.kind == "O":
         return np.array(values, dtype=object)
     return np.array(values, dtype=dtype if dtype.kind in "US" else None)
-
-
-def check_choice(name: str, value: Any, choices: dict[str, Any] | tuple[str, ...]) -> None:
-    """Raise ConfigError unless ``value`` is one of ``choices`` (listing them)."""
-    if not isinstance(value, str) or value not in choices:
-        valid = ", ".join(repr(c) for c in choices)
-        raise ConfigError(f"{name}={value!r} is not valid; choose one of {valid}")
-

@@ -33,6 +33,7 @@ from ..errors import ConfigError, DataError
 from ..progress import progress_bar
 from ..training import check_float, check_int
 from .rbf import kmeans, squared_distances
+from .checks import class_targets, require_y
 from .state import ArrayStateMixin
 
 __all__ = ["LVQ", "CompetitiveLearning", "apply_moves"]
@@ -622,17 +623,9 @@ class LVQ(ArrayStateMixin, _Standardised, ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
-        name = type(self).__name__
-        if y is None:
-            raise DataError(f"{name} requires y to be passed, but the target y is None")
+        require_y(self, y)
         X, y = self._validate(X, y, reset=True)
-        try:
-            check_classification_targets(y)
-        except ValueError as err:
-            raise DataError(f"{err}; y must hold class labels") from err
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise DataError(f"{name} needs at least 2 classes, but y holds only one class ({classes[0]!r})")
+        classes, y_idx = class_targets(self, y)
         self.classes_ = classes
         self._fit_scaler(X)
         Xs = self._standardise(X)
@@ -667,7 +660,7 @@ class LVQ(ArrayStateMixin, _Standardised, ClassifierMixin, BaseEstimator):
                     break
             else:
                 warnings.warn(
-                    f"{name}: reached max_epochs={self.max_epochs} before the training error stopped "
+                    f"{type(self).__name__}: reached max_epochs={self.max_epochs} before the training error stopped "
                     f"improving by tol={self.tol}; raise max_epochs", ConvergenceWarning, stacklevel=2)
         self.prototypes_ = W
         self.prototype_classes_ = owner

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..training import check_float, check_int
-from .base import check_choice
+from .checks import check_choice
 from .readout import FeatureLearner, small_torch_threads
 
 __all__ = ["RULES", "HebbianPCA", "subspace_angle"]

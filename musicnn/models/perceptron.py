@@ -20,12 +20,12 @@ from typing import Any, Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from ..threads import single_thread
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 from ..training import check_float, check_int
+from .checks import class_targets, require_y
 from .state import ArrayStateMixin
 
 __all__ = ["ACTIVATIONS", "Perceptron", "gaussian", "piecewise", "sigmoid", "step"]
@@ -263,17 +263,9 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         self
         """
         rule = self._check_params()
-        if y is None:
-            raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        require_y(self, y)
         X, y = validate_data(self, X, y, dtype=np.float64)
-        try:
-            check_classification_targets(y)
-        except ValueError as err:
-            raise DataError(f"{err}; y must hold class labels") from err
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise DataError(f"{type(self).__name__} needs at least 2 classes, but y holds only one class "
-                            f"({classes[0]!r}); a classifier cannot learn from one class")
+        classes, y_idx = class_targets(self, y)
         mean = X.mean(axis=0)
         scale = X.std(axis=0)
         scale[scale < 1e-12] = 1.0

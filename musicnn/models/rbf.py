@@ -31,12 +31,12 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..errors import ConfigError, DataError
 from ..progress import progress_bar
 from ..training import check_float, check_int
+from .checks import class_targets, require_y
 from .state import ArrayStateMixin
 
 __all__ = ["RBFNetwork", "gaussian_activations", "kmeans", "ridge_solution", "squared_distances"]
@@ -302,17 +302,9 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
-        name = type(self).__name__
-        if y is None:
-            raise DataError(f"{name} requires y to be passed, but the target y is None")
+        require_y(self, y)
         X, y = self._validate(X, y, reset=True)
-        try:
-            check_classification_targets(y)
-        except ValueError as err:
-            raise DataError(f"{err}; y must hold class labels") from err
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise DataError(f"{name} needs at least 2 classes, but y holds only one class ({classes[0]!r})")
+        classes, y_idx = class_targets(self, y)
         self.classes_ = classes
         mean, std = X.mean(axis=0), X.std(axis=0)
         std[std < 1e-8] = 1.0

@@ -33,7 +33,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
 from ..errors import DataError
 from ..training import check_float, check_int
-from .base import check_choice
+from .checks import check_choice
 from .state import ArrayStateMixin
 
 __all__ = ["READOUTS", "FeatureLearner", "fit_softmax", "small_torch_threads", "softmax"]

@@ -51,7 +51,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..errors import ConfigError, DataError
 from ..progress import progress_bar
 from ..training import check_float, check_int, resolve_device
-from .base import check_choice
+from .checks import check_choice
 from .state import ArrayStateMixin
 
 __all__ = [
