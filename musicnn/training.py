@@ -517,6 +517,12 @@ def train_classifier(
     module.eval()
     history.best_epoch = stopper.best_epoch
     history.seconds = time.perf_counter() - started
+    warn_if_not_stopped(history, config)
+    return history
+
+
+def warn_if_not_stopped(history: TrainHistory, config: TrainConfig) -> None:
+    """Warn (ConvergenceWarning) when ``max_epochs`` ran out before early stopping triggered."""
     if not history.stopped_early:
         from sklearn.exceptions import ConvergenceWarning
 
@@ -525,9 +531,8 @@ def train_classifier(
             f"triggered (best {history.monitor.replace('_', ' ')} at epoch "
             f"{history.best_epoch}); raise max_epochs to train longer",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return history
 
 
 def _check_finite(value: float, what: str, epoch: int, config: TrainConfig) -> None:

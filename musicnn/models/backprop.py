@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
@@ -344,7 +343,7 @@ def train_reference(
     from ..threads import single_thread
 
     from ..progress import progress_bar
-    from ..training import TrainHistory, validation_split
+    from ..training import TrainHistory, validation_split, warn_if_not_stopped
 
     config.validate()
     out = _check_names(activation, loss, None)
@@ -428,16 +427,7 @@ def train_reference(
             target[...] = source
     history.best_epoch = best.best_epoch
     history.seconds = time.perf_counter() - started
-    if not history.stopped_early:
-        from sklearn.exceptions import ConvergenceWarning
-
-        warnings.warn(
-            f"training stopped at max_epochs={config.max_epochs} before early stopping "
-            f"triggered (best {history.monitor.replace('_', ' ')} at epoch "
-            f"{history.best_epoch}); raise max_epochs to train longer",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
+    warn_if_not_stopped(history, config)
     return history
 
 
