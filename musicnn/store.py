@@ -117,7 +117,7 @@ class FeatureStore:
         spec_file = self.root / spec.hash / "spec.json"
         if not spec_file.exists():
             _atomic_write_bytes(spec_file, spec.to_json().encode())
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".npy")
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as f:
                 np.save(f, np.ascontiguousarray(features), allow_pickle=False)
