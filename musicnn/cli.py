@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -395,6 +396,52 @@ def classify(ctx, model, files, top_k, fmt, overlap) -> None:
         for p in preds:
             others = "  ".join(f"{lab} {prob:.2f}" for lab, prob in p.top)
             click.echo(f"{p.path:<{width}}  {p.label:<12} {others}")
+    ctx.exit(_report_failures(failures))
+
+
+@main.command()
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Where to write: .npz (paths, embeddings), .csv (path, e0, e1, ...) or .json.")
+@click.option("--overlap", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True,
+              help="Overlap of the analysis windows.")
+@click.pass_context
+@_handle_errors
+def embed(ctx, model, files, out, overlap) -> None:
+    """Write one embedding per audio file with the model file MODEL.
+
+    The embedding is the model's penultimate layer (MLP, CNN; the Gaussian activations of
+    the RBF network) or its learned features (RBM, Hebbian, SOM grid position...),
+    averaged over the file's windows: vectors for timbre maps, retrieval or transfer.
+    """
+    import numpy as np
+
+    from musicnn.features import FeatureSpec
+    from musicnn.inference import embed_files
+    from musicnn.modelfile import load_model
+
+    target = Path(out)
+    suffix = target.suffix.lower()
+    if suffix not in (".npz", ".csv", ".json"):
+        raise click.BadParameter(f"{out!r}: use a .npz, .csv or .json file name", param_hint="--out")
+    est, meta = load_model(model)
+    spec = FeatureSpec.from_dict(meta["feature_spec"])
+    paths, emb, failures = embed_files(est, spec, list(files), overlap=overlap, progress=_progress_enabled(ctx))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        import csv
+
+        with open(target, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["path", *[f"e{i}" for i in range(emb.shape[1])]])
+            for p, row in zip(paths, emb):
+                writer.writerow([p, *[f"{v:.6g}" for v in row]])
+    elif suffix == ".json":
+        target.write_text(json.dumps([{"path": p, "embedding": [float(v) for v in row]} for p, row in zip(paths, emb)]))
+    else:
+        np.savez(target, paths=np.array(paths, dtype=str), embeddings=emb)
+    click.echo(f"wrote {len(paths)} embeddings of {emb.shape[1]} values to {target}")
     ctx.exit(_report_failures(failures))
 
 

@@ -18,7 +18,8 @@ import numpy as np
 from musicnn.errors import ConfigError, MusicnnError
 from musicnn.features import FeatureSpec, compute
 
-__all__ = ["Prediction", "window_starts", "classify_signal", "classify_files"]
+__all__ = ["Prediction", "window_starts", "window_features", "classify_signal", "classify_files", "embed_files",
+           "embedding_function"]
 
 
 @dataclass
@@ -69,6 +70,21 @@ def window_starts(n: int, win: int, hop: int) -> list[int]:
     return starts
 
 
+def window_features(spec: FeatureSpec, y: np.ndarray, *, overlap: float = 0.5) -> np.ndarray:
+    """Features of each analysis window of a mono signal at ``spec.sr``, stacked.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_windows, ...)]
+    """
+    if not 0 <= overlap < 1:
+        raise ConfigError(f"overlap={overlap!r} must be in [0, 1)")
+    win = int(round((spec.duration or len(y) / spec.sr) * spec.sr))
+    win = max(win, 1)
+    hop = max(1, int(round(win * (1 - overlap))))
+    return np.stack([compute(y[s : s + win], spec) for s in window_starts(len(y), win, hop)])
+
+
 def classify_signal(model, spec: FeatureSpec, y: np.ndarray, *, overlap: float = 0.5) -> tuple[np.ndarray, int]:
     """Mean class probabilities of a mono signal at ``spec.sr`` over its windows.
 
@@ -77,15 +93,9 @@ def classify_signal(model, spec: FeatureSpec, y: np.ndarray, *, overlap: float =
     proba : np.ndarray [shape=(n_classes,)]
     n_windows : int
     """
-    if not 0 <= overlap < 1:
-        raise ConfigError(f"overlap={overlap!r} must be in [0, 1)")
-    win = int(round((spec.duration or len(y) / spec.sr) * spec.sr))
-    win = max(win, 1)
-    hop = max(1, int(round(win * (1 - overlap))))
-    starts = window_starts(len(y), win, hop)
-    feats = np.stack([compute(y[s : s + win], spec) for s in starts])
+    feats = window_features(spec, y, overlap=overlap)
     proba = np.asarray(model.predict_proba(feats), dtype=np.float64)
-    return proba.mean(axis=0), len(starts)
+    return proba.mean(axis=0), len(feats)
 
 
 def classify_files(
@@ -152,3 +162,59 @@ def classify_files(
     finally:
         bar.close()
     return predictions, failures
+
+
+def embedding_function(model):
+    """The method that maps features to a model's embedding: ``embed`` (the penultimate
+    layer of the networks, the Gaussian activations of the RBF network), else
+    ``transform`` (the learned features of the feature learners).
+
+    Raises
+    ------
+    ConfigError
+        For a model with neither.
+    """
+    for name in ("embed", "transform"):
+        fn = getattr(model, name, None)
+        if callable(fn):
+            return fn
+    raise ConfigError(f"{type(model).__name__} has no embedding (neither embed nor transform)")
+
+
+def embed_files(
+    model,
+    spec: FeatureSpec,
+    paths: Sequence[str | os.PathLike],
+    *,
+    overlap: float = 0.5,
+    progress: bool = True,
+) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
+    """One embedding per file: the mean over its windows of the model's embedding.
+
+    Returns
+    -------
+    paths : list of str
+        The files embedded, in input order.
+    embeddings : np.ndarray [shape=(n_files, dim)], float32
+    failures : list of (str, str)
+        ``(path, reason)`` for each file skipped.
+    """
+    from musicnn.audio import load
+    from musicnn.progress import progress_bar
+
+    fn = embedding_function(model)
+    done, rows, failures = [], [], []
+    with progress_bar(len(paths), "embed", "file", progress) as bar:
+        for path in paths:
+            try:
+                y, _ = load(path, sr=spec.sr, allow_silent=False)
+                emb = np.asarray(fn(window_features(spec, y, overlap=overlap)), dtype=np.float32)
+                rows.append(emb.reshape(len(emb), -1).mean(axis=0))
+                done.append(str(path))
+            except MusicnnError as exc:
+                failures.append((str(path), str(exc)))
+            except Exception as exc:  # a batch never dies on one bad file
+                failures.append((str(path), f"{type(exc).__name__}: {exc}"))
+            bar.update(1)
+    dim = rows[0].shape[0] if rows else 0
+    return done, (np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32)), failures

@@ -67,7 +67,7 @@ def test_help_imports_neither_torch_nor_librosa():
 
 
 def test_every_command_has_help(runner):
-    for cmd in (["datasets", "build"], ["features"], ["train"], ["evaluate"], ["classify"], ["models"]):
+    for cmd in (["datasets", "build"], ["features"], ["train"], ["evaluate"], ["classify"], ["embed"], ["models"]):
         result = runner.invoke(main, [*cmd, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output
     assert "path,label" in runner.invoke(main, ["--help"]).output
@@ -217,3 +217,36 @@ def test_features_of_files_of_different_lengths(runner, note_paths, tmp_path):
     assert "different shapes" in line and "--duration" in line
     run(runner, [*args, "--duration", "1.0", "--out", str(tmp_path / "f.npz")])
     assert np.load(tmp_path / "f.npz")["X"].shape == (2, 32, 64)
+
+
+def test_embed_writes_one_vector_per_file(runner, trained, note_paths, tmp_path):
+    path, _ = trained["cnn"]
+    files = [str(p) for p in note_paths[:3]]
+    bad = tmp_path / "bad.wav"
+    bad.write_text("nope")
+    result = run(runner, ["embed", str(path), *files, str(bad), "--out", str(tmp_path / "e.npz")], code=EXIT_SKIPPED)
+    assert "wrote 3 embeddings of 32 values" in result.output and "bad.wav" in result.output
+    data = np.load(tmp_path / "e.npz")
+    assert data["embeddings"].shape == (3, 32) and list(data["paths"]) == files  # 2 x 16 channels (mean, max)
+    assert np.isfinite(data["embeddings"]).all() and not np.allclose(data["embeddings"][0], data["embeddings"][1])
+    run(runner, ["embed", str(path), *files, "--out", str(tmp_path / "e.csv")])
+    rows = list(csv.DictReader(open(tmp_path / "e.csv")))
+    assert [r["path"] for r in rows] == files and len(rows[0]) == 33
+    run(runner, ["embed", str(trained["mlp"][0]), files[0], "--out", str(tmp_path / "e.json")])
+    (item,) = json.loads((tmp_path / "e.json").read_text())
+    assert item["path"] == files[0] and len(item["embedding"]) == 64  # the MLP's hidden layer
+    result = runner.invoke(main, ["embed", str(path), files[0], "--out", str(tmp_path / "e.txt")])
+    assert result.exit_code == 2 and ".npz, .csv or .json" in result.output
+
+
+def test_embedding_matches_the_models_embed(trained, note_paths):
+    from musicnn.features import FeatureSpec
+    from musicnn.inference import embed_files, window_features
+    from musicnn.audio import load
+    from musicnn.modelfile import load_model
+
+    est, meta = load_model(trained["mlp"][0])
+    spec = FeatureSpec.from_dict(meta["feature_spec"])
+    paths, emb, failures = embed_files(est, spec, [note_paths[0]], progress=False)
+    y, _ = load(note_paths[0], sr=spec.sr)
+    np.testing.assert_allclose(emb[0], est.embed(window_features(spec, y)).mean(axis=0), rtol=1e-5)
