@@ -308,7 +308,8 @@ def train(ctx, data, model_name, out, max_epochs, params, test_size, val_size, s
     """Train a model on DATA, evaluate it on held-out groups, and save it.
 
     Writes MODEL (.safetensors: weights plus JSON metadata) and beside it
-    <name>.report.json, <name>.confusion.png and <name>.curves.png.
+    <name>.report.json, <name>.confusion.png and the training curves
+    <name>.curves.png / <name>.curves.csv (loss and accuracy per epoch).
     """
     from musicnn.models import get_estimator_class
     from musicnn.pipeline import train as run_train

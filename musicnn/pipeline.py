@@ -136,14 +136,28 @@ def _clip_duration(items: Collection) -> float:
 
 
 def sidecar_paths(model_path: str | os.PathLike) -> dict[str, Path]:
-    """Files written next to a model: report JSON, confusion PNG, training curves PNG."""
+    """Files written next to a model: report JSON, confusion PNG, training curves PNG and CSV."""
     p = Path(model_path)
     stem = p.name[: -len(".safetensors")] if p.name.endswith(".safetensors") else p.stem
     return {
         "report": p.with_name(f"{stem}.report.json"),
         "confusion": p.with_name(f"{stem}.confusion.png"),
         "curves": p.with_name(f"{stem}.curves.png"),
+        "curves_csv": p.with_name(f"{stem}.curves.csv"),
     }
+
+
+def _write_curves_csv(history: dict[str, Any], path: Path) -> None:
+    """Loss and accuracy per epoch: ``epoch,train_loss,val_loss,val_accuracy`` (blank when absent)."""
+    import csv
+
+    columns = ("train_loss", "val_loss", "val_accuracy")
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", *columns])
+        for i in range(len(history.get("train_loss", []))):
+            row = [history[c][i] if i < len(history.get(c) or []) else "" for c in columns]
+            writer.writerow([i + 1, *row])
 
 
 @dataclass
@@ -278,7 +292,8 @@ def train(
         written["report"], written["confusion"] = files["report"], files["confusion"]
     if history.get("train_loss"):
         plot_curves(history, files["curves"], title=f"{model} training")
-        written["curves"] = files["curves"]
+        _write_curves_csv(history, files["curves_csv"])
+        written["curves"], written["curves_csv"] = files["curves"], files["curves_csv"]
     return TrainOutcome(model_path=model_path, report=report, files=written, failures=failures,
                         counts=summary["counts"], history=history)
 

@@ -125,8 +125,11 @@ def test_features_skips_bad_files_with_exit_3(runner, note_paths, tmp_path):
 def test_train_writes_model_report_and_plots(trained):
     path, output = trained["mlp"]
     assert path.exists()
-    for suffix in (".report.json", ".confusion.png", ".curves.png"):
+    for suffix in (".report.json", ".confusion.png", ".curves.png", ".curves.csv"):
         assert path.with_name(path.name.replace(".safetensors", suffix)).exists()
+    rows = list(csv.DictReader(open(path.with_name("mlp.curves.csv"))))
+    assert rows[0]["epoch"] == "1" and float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    assert all(0 <= float(r["val_accuracy"]) <= 1 for r in rows)
     assert "test split (held-out groups)" in output and "macro F1" in output
 
 
