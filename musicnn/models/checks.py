@@ -27,7 +27,8 @@ def require_y(estimator: Any, y: Any) -> None:
         raise DataError(f"{type(estimator).__name__} requires y to be passed, but the target y is None")
 
 
-def class_targets(estimator: Any, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def class_targets(estimator: Any, y: np.ndarray, *,
+                  hint: str = "a classifier cannot learn from one class") -> tuple[np.ndarray, np.ndarray]:
     """Sorted class labels and each target's class index, for a classifier's ``fit``.
 
     Raises
@@ -45,6 +46,6 @@ def class_targets(estimator: Any, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
     if len(classes) < 2:
         raise DataError(
             f"{type(estimator).__name__} needs at least 2 classes, but y holds only one class "
-            f"({classes[0]!r}); a classifier cannot learn from one class"
+            f"({classes[0]!r}); {hint}"
         )
     return classes, y_idx

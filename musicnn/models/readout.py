@@ -33,7 +33,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
 from ..errors import DataError
 from ..training import check_float, check_int
-from .checks import check_choice
+from .checks import check_choice, class_targets
 from .state import ArrayStateMixin
 
 __all__ = ["READOUTS", "FeatureLearner", "fit_softmax", "small_torch_threads", "softmax"]
@@ -186,18 +186,8 @@ class FeatureLearner(ClassifierMixin, TransformerMixin, ArrayStateMixin, BaseEst
 
     def _fit_readout(self, Z: np.ndarray, y: np.ndarray) -> None:
         from sklearn.exceptions import ConvergenceWarning
-        from sklearn.utils.multiclass import check_classification_targets
 
-        try:
-            check_classification_targets(y)
-        except ValueError as err:
-            raise DataError(f"{err}; y must hold class labels") from err
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise DataError(
-                f"{type(self).__name__} needs at least 2 classes to fit its readout, but y holds "
-                f"only one class ({classes[0]!r}); call fit(X) to learn features without labels"
-            )
+        classes, y_idx = class_targets(self, y, hint="call fit(X) to learn features without labels")
         mean = Z.mean(axis=0)
         scale = Z.std(axis=0)
         scale[scale < 1e-12] = 1.0
