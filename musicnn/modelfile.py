@@ -200,12 +200,14 @@ def _params_for(cls: type, params: dict[str, Any], path: Path) -> dict[str, Any]
             f"{path}: parameters {unknown} are unknown to {cls.__name__}; the file was "
             "written by another version of musicnn"
         )
-    out = {}
-    for name, value in params.items():
-        if isinstance(accepted[name].default, tuple) and isinstance(value, list):
-            value = tuple(value)
-        out[name] = value
-    return out
+    return {name: _tuples(value) for name, value in params.items()}
+
+
+def _tuples(value: Any) -> Any:
+    """JSON lists back to tuples, nested ones too (hyper-parameters hold tuples, never lists)."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
 
 
 def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:

@@ -18,6 +18,7 @@ __all__ = [
     "REGISTRY",
     "ModelInfo",
     "available_models",
+    "estimator_for",
     "family_of",
     "get_estimator_class",
 ]
@@ -41,6 +42,9 @@ class ModelInfo:
         ``"supervised"``, ``"unsupervised"`` or ``"feature learner"``.
     features : str
         The feature preset (:data:`musicnn.features.PRESETS`) it trains on by default.
+    defaults : tuple of (str, value)
+        Parameters this name sets on the class (``lstm`` is the recurrent classifier
+        with ``cell="lstm"``); empty for a class's own name.
     """
 
     module: str
@@ -48,6 +52,7 @@ class ModelInfo:
     description: str
     kind: str
     features: str = "mfcc"
+    defaults: tuple[tuple[str, Any], ...] = ()
 
 
 REGISTRY: dict[str, ModelInfo] = {
@@ -99,6 +104,26 @@ REGISTRY: dict[str, ModelInfo] = {
         "musicnn.models.cnn", "SpectrogramCNN",
         "small convolutional network on log-mel spectrograms (frames x bins)",
         "supervised", "logmel"),
+    "music-cnn": ModelInfo(
+        "musicnn.models.music_cnn", "MusicCNN",
+        "music CNN: timbral (tall) and temporal (wide) filters, 1-D mid-end, pooled back-end",
+        "supervised", "logmel"),
+    "rnn": ModelInfo(
+        "musicnn.models.rnn", "RNNClassifier",
+        "Elman recurrent network on frame sequences, trained by back-propagation through time",
+        "supervised", "logmel", (("cell", "elman"),)),
+    "lstm": ModelInfo(
+        "musicnn.models.rnn", "RNNClassifier",
+        "LSTM on frame sequences (gated memory cells), trained by BPTT",
+        "supervised", "logmel", (("cell", "lstm"),)),
+    "gru": ModelInfo(
+        "musicnn.models.rnn", "RNNClassifier",
+        "GRU on frame sequences (gated recurrent units), trained by BPTT",
+        "supervised", "logmel", (("cell", "gru"),)),
+    "crnn": ModelInfo(
+        "musicnn.models.crnn", "CRNN",
+        "convolutional front end on spectrograms, recurrent back end over time",
+        "supervised", "logmel"),
 }
 
 
@@ -128,19 +153,33 @@ def get_estimator_class(name: str) -> type:
 def family_of(estimator: Any) -> str:
     """Registry name of an estimator instance or class.
 
+    Where several names share a class (``rnn``, ``lstm``, ``gru``), an instance gets the
+    name whose :attr:`ModelInfo.defaults` its parameters match, a class the first name.
+
     Raises
     ------
     ConfigError
         When its class is not registered.
     """
     cls = estimator if isinstance(estimator, type) else type(estimator)
-    for name, info in REGISTRY.items():
-        if cls.__module__ == info.module and cls.__qualname__ == info.class_name:
-            return name
+    names = [name for name, info in REGISTRY.items()
+             if cls.__module__ == info.module and cls.__qualname__ == info.class_name]
+    if not isinstance(estimator, type):
+        for name in names:
+            if all(getattr(estimator, k, None) == v for k, v in REGISTRY[name].defaults):
+                return name
+    if names:
+        return names[0]
     raise ConfigError(
         f"{cls.__module__}.{cls.__qualname__} is not a registered model family "
         f"({', '.join(available_models())})"
     )
+
+
+def estimator_for(name: str, params: dict[str, Any] | None = None) -> Any:
+    """An estimator of family ``name``: its class with the name's defaults, then ``params``."""
+    cls = get_estimator_class(name)
+    return cls(**{**dict(REGISTRY[name].defaults), **(params or {})})
 
 
 def __getattr__(attr: str) -> type:

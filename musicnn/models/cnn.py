@@ -1,68 +1,344 @@
-"""A small convolutional network on log-mel spectrograms.
+"""A convolutional network on log-mel spectrograms, with every convolution parameter of the course.
 
 Input is time-major, shape (n_clips, frames, bins).  Each block is
-``Conv2d -> BatchNorm -> ReLU -> MaxPool``; the pooling shrinks its window on an axis
-shorter than ``pool`` so that tiny inputs still pass.  Global average and max pooling
-over time and frequency give a fixed-size embedding whatever the clip length, and a
-linear layer maps it to logits.
+``Conv2d -> [BatchNorm] -> activation -> [pooling]``; the pooling shrinks its window on
+an axis shorter than ``pool`` so that tiny inputs still pass.  Global pooling over time
+and frequency gives a fixed-size embedding whatever the clip length, and a linear layer
+maps it to logits.
+
+Every size of a convolution or pooling layer can differ on the time and frequency axes:
+give an int (both axes) or a ``(time, freq)`` pair.  The output size of a convolution
+on an axis of ``n`` cells is the course's
+
+    n_out = floor((n + 2 p - d (k - 1) - 1) / s) + 1
+
+(kernel ``k``, stride ``s``, dilation ``d``, padding ``p``); ``padding="same"`` pads
+``d (k - 1) / 2`` cells on each side, so that ``n_out = ceil(n / s)``.
+
+:func:`receptive_field` gives the receptive field of a stack of layers by the recurrence
+``r_out = r_in + (k - 1) d j_in`` and ``j_out = j_in s`` (``r`` the field size, ``j`` the
+jump: the distance in input cells between two neighbouring output units).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..training import check_float, check_int
-from .base import ClassifierNet, TorchClassifier
+from .base import ClassifierNet, TorchClassifier, check_choice
 
-__all__ = ["SpectrogramCNN", "SpectrogramNet"]
+__all__ = [
+    "ACTIVATIONS",
+    "GLOBAL_POOLS",
+    "POOL_TYPES",
+    "ReceptiveField",
+    "SpectrogramCNN",
+    "SpectrogramNet",
+    "conv_output_size",
+    "receptive_field",
+]
+
+#: activation name -> torch module class
+ACTIVATIONS: dict[str, type[torch.nn.Module]] = {
+    "relu": torch.nn.ReLU,
+    "elu": torch.nn.ELU,
+    "leaky_relu": torch.nn.LeakyReLU,
+    "tanh": torch.nn.Tanh,
+    "sigmoid": torch.nn.Sigmoid,
+}
+
+#: local pooling after each block
+POOL_TYPES = ("max", "avg")
+
+#: global pooling over time and frequency before the head
+GLOBAL_POOLS = ("avgmax", "avg", "max")
+
+_AXES = ("frames", "bins")
+
+Pair = tuple[int, int]
 
 
+# --------------------------------------------------------------------------- receptive field
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Receptive field of a stack of layers, per input axis.
+
+    Attributes
+    ----------
+    size : tuple of int
+        Input cells one output unit sees, per axis (time first): ``r``.
+    jump : tuple of int
+        Input cells between two neighbouring output units, per axis: ``j``, the
+        product of the strides.
+
+    Iterating gives ``size``: ``frames, bins = rf``.
+    """
+
+    size: tuple[int, ...]
+    jump: tuple[int, ...]
+
+    @property
+    def frames(self) -> int:
+        """Size on the time axis (the first)."""
+        return self.size[0]
+
+    @property
+    def bins(self) -> int:
+        """Size on the frequency axis (the second); raises for a 1-D field."""
+        if len(self.size) < 2:
+            raise AttributeError("a 1-D receptive field has no frequency axis")
+        return self.size[1]
+
+    @property
+    def jump_frames(self) -> int:
+        """Jump on the time axis."""
+        return self.jump[0]
+
+    @property
+    def jump_bins(self) -> int:
+        """Jump on the frequency axis; raises for a 1-D field."""
+        if len(self.jump) < 2:
+            raise AttributeError("a 1-D receptive field has no frequency axis")
+        return self.jump[1]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.size)
+
+    def __len__(self) -> int:
+        return len(self.size)
+
+    def __str__(self) -> str:
+        n = len(self.size)
+        names = _AXES[:n] if n <= 2 else tuple(f"axis{i}" for i in range(n))
+        size = " x ".join(f"{n} {name}" for n, name in zip(self.size, names))
+        return f"{size} (jump {' x '.join(str(j) for j in self.jump)})"
+
+
+def _axis_values(value: Any, ndim: int, what: str) -> tuple[int, ...]:
+    """An int (every axis) or a sequence of ``ndim`` ints, as a tuple of ``ndim`` ints >= 1."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        values: tuple[Any, ...] = (value,) * ndim
+    elif isinstance(value, (tuple, list)) and len(value) == ndim:
+        values = tuple(value)
+    else:
+        raise ConfigError(f"{what}={value!r} must be an integer or a sequence of {ndim} integers")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ConfigError(f"{what}={value!r} must hold integers >= 1")
+    return tuple(int(v) for v in values)
+
+
+def receptive_field(layers: Sequence[Sequence[Any]], ndim: int = 2) -> ReceptiveField:
+    """Receptive field size and jump of a stack of convolution and pooling layers.
+
+    Parameters
+    ----------
+    layers : sequence of (kernel, stride) or (kernel, stride, dilation)
+        One entry per layer, input side first.  Each of kernel, stride and dilation is
+        an int (the same on every axis) or a sequence of ``ndim`` ints (time first).  A
+        pooling layer is ``(window, stride)``, usually with ``stride == window``.
+        Padding does not change the receptive field.
+    ndim : int, default=2
+        Number of axes: 2 for (time, frequency), 1 for time only.
+
+    Returns
+    -------
+    ReceptiveField
+        ``size`` and ``jump`` per axis, from the recurrence
+        ``r_out = r_in + (k - 1) d j_in`` and ``j_out = j_in s``, starting at
+        ``r = j = 1``.
+
+    Raises
+    ------
+    ConfigError
+        When a layer is not of that form.
+
+    Examples
+    --------
+    >>> str(receptive_field([(3, 1), (2, 2), (3, 1), (2, 2)]))
+    '10 frames x 10 bins (jump 4 x 4)'
+    """
+    check_int("ndim", ndim, minimum=1)
+    size = [1] * ndim
+    jump = [1] * ndim
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, (tuple, list)) or len(layer) not in (2, 3):
+            raise ConfigError(
+                f"layer {i} = {layer!r} must be (kernel, stride) or (kernel, stride, dilation)"
+            )
+        k = _axis_values(layer[0], ndim, f"layer {i} kernel")
+        s = _axis_values(layer[1], ndim, f"layer {i} stride")
+        d = _axis_values(layer[2], ndim, f"layer {i} dilation") if len(layer) == 3 else (1,) * ndim
+        for a in range(ndim):
+            size[a] += (k[a] - 1) * d[a] * jump[a]
+            jump[a] *= s[a]
+    return ReceptiveField(tuple(size), tuple(jump))
+
+
+def conv_output_size(n: int, kernel: int, stride: int = 1, dilation: int = 1, padding: int = 0) -> int:
+    """Cells on one axis after a convolution: ``floor((n + 2p - d (k - 1) - 1) / s) + 1``.
+
+    May be zero or negative: the feature map vanishes.
+    """
+    return (n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+# --------------------------------------------------------------------------- parameter checks
+def _as_pair(name: str, value: Any, *, minimum: int) -> Pair:
+    """``value`` (int, or (time, freq) pair of ints) as a pair; ConfigError otherwise."""
+    ok = True
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        pair: tuple[Any, ...] = (value, value)
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        pair = tuple(value)
+    else:
+        ok, pair = False, ()
+    ok = ok and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in pair
+    )
+    if not ok:
+        raise ConfigError(
+            f"{name}={value!r} is not valid; give an integer >= {minimum} or a (time, freq) "
+            f"pair of integers >= {minimum}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _as_padding(value: Any) -> str | Pair:
+    """``"same"``, or the padding pair (``"valid"`` means 0)."""
+    if isinstance(value, str):
+        if value in ("same", "valid"):
+            return "same" if value == "same" else (0, 0)
+        raise ConfigError(
+            f"padding={value!r} is not valid; choose 'same', 'valid', an integer >= 0 or a "
+            "(time, freq) pair of integers >= 0"
+        )
+    return _as_pair("padding", value, minimum=0)
+
+
+@dataclass(frozen=True)
+class _ConvSpec:
+    """Checked, normalised convolution parameters shared by every block."""
+
+    channels: tuple[int, ...]
+    kernel: Pair
+    stride: Pair
+    dilation: Pair
+    padding: Pair
+    pool: Pair
+    pool_type: str
+    activation: str
+    batch_norm: bool
+    dropout: float
+    global_pool: str
+
+
+def _same_padding(kernel: Pair, dilation: Pair, given: Any) -> Pair:
+    """Symmetric 'same' padding ``d (k - 1) / 2``; ConfigError when it is not whole."""
+    pad = []
+    for axis, k, d in zip(("time", "freq"), kernel, dilation):
+        if (d * (k - 1)) % 2:
+            raise ConfigError(
+                f"kernel_size={given!r} must be odd with padding='same' (on the {axis} axis "
+                f"dilation x (kernel - 1) = {d * (k - 1)} cannot be split evenly): use an odd "
+                "kernel, an even dilation, or an integer padding"
+            )
+        pad.append(d * (k - 1) // 2)
+    return pad[0], pad[1]
+
+
+# --------------------------------------------------------------------------- network
 class _ConvBlock(torch.nn.Module):
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, pool: int) -> None:
+    """``Conv2d -> [BatchNorm2d] -> activation -> [pooling]`` with a shrinking pool window."""
+
+    def __init__(self, c_in: int, c_out: int, spec: _ConvSpec) -> None:
         super().__init__()
-        self.conv = torch.nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2, bias=False)
-        self.norm = torch.nn.BatchNorm2d(c_out)
-        self.pool = pool
+        self.conv = torch.nn.Conv2d(
+            c_in, c_out, spec.kernel, stride=spec.stride, padding=spec.padding,
+            dilation=spec.dilation, bias=not spec.batch_norm,
+        )
+        self.norm = torch.nn.BatchNorm2d(c_out) if spec.batch_norm else torch.nn.Identity()
+        self.act = ACTIVATIONS[spec.activation]()
+        self.pool = spec.pool
+        self.pool_type = spec.pool_type
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.norm(self.conv(x)))
-        window = (min(self.pool, x.shape[-2]), min(self.pool, x.shape[-1]))
+        x = self.act(self.norm(self.conv(x)))
+        window = (min(self.pool[0], x.shape[-2]), min(self.pool[1], x.shape[-1]))
         if window != (1, 1):
-            x = F.max_pool2d(x, window)
+            x = F.max_pool2d(x, window) if self.pool_type == "max" else F.avg_pool2d(x, window)
         return x
 
 
 class SpectrogramNet(ClassifierNet):
-    """Convolution blocks, global average + max pooling, dropout, linear head.
+    """Convolution blocks, global pooling, dropout, linear head.
 
-    ``embed`` returns the pooled features, shape (batch, 2 * channels[-1]).
+    ``features`` returns the last block's feature map, ``embed`` the globally pooled
+    features: shape (batch, 2 * channels[-1]) for ``"avgmax"``, (batch, channels[-1])
+    otherwise.
     """
 
-    def __init__(
-        self,
-        n_classes: int,
-        channels: tuple[int, ...],
-        kernel_size: int,
-        pool: int,
-        dropout: float,
-    ) -> None:
+    def __init__(self, n_classes: int, spec: _ConvSpec) -> None:
         super().__init__()
+        self.spec = spec
         blocks = []
         c_in = 1
-        for c_out in channels:
-            blocks.append(_ConvBlock(c_in, c_out, kernel_size, pool))
+        for c_out in spec.channels:
+            blocks.append(_ConvBlock(c_in, c_out, spec))
             c_in = c_out
         self.blocks = torch.nn.Sequential(*blocks)
-        self.dropout = torch.nn.Dropout(dropout)
-        self.head = torch.nn.Linear(2 * c_in, n_classes)
+        self.dropout = torch.nn.Dropout(spec.dropout)
+        width = 2 * c_in if spec.global_pool == "avgmax" else c_in
+        self.head = torch.nn.Linear(width, n_classes)
+
+    def map_shapes(self, frames: int, bins: int) -> list[Pair]:
+        """(frames, bins) of the input and after each block, for clips of that shape.
+
+        Raises
+        ------
+        DataError
+            When the feature map vanishes (a convolution would leave no cell), naming the
+            clip shape, the block and what to change.
+        """
+        spec = self.spec
+        shapes = [(frames, bins)]
+        for i in range(len(spec.channels)):
+            before = shapes[-1]
+            after = tuple(
+                conv_output_size(n, spec.kernel[a], spec.stride[a], spec.dilation[a], spec.padding[a])
+                for a, n in enumerate(before)
+            )
+            if min(after) < 1:
+                raise DataError(
+                    f"clips of {frames} frames x {bins} bins are too small for this network: "
+                    f"the feature map vanishes at convolution block {i + 1} of {len(spec.channels)} "
+                    f"(its input is {before[0]} x {before[1]}; kernel {spec.kernel}, stride "
+                    f"{spec.stride}, dilation {spec.dilation}, padding {spec.padding} give "
+                    f"{after[0]} x {after[1]}); use padding='same', a smaller kernel, stride or "
+                    "dilation, fewer blocks, or longer clips"
+                )
+            pooled = tuple(n // min(p, n) for n, p in zip(after, spec.pool))
+            shapes.append((int(pooled[0]), int(pooled[1])))
+        return shapes
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last block's feature map, shape (batch, channels[-1], frames', bins')."""
+        self.map_shapes(int(x.shape[1]), int(x.shape[2]))
+        return self.blocks(x.unsqueeze(1))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features of a batch of shape (batch, frames, bins)."""
-        h = self.blocks(x.unsqueeze(1))  # (batch, channels, frames', bins')
+        """Globally pooled features of a batch of shape (batch, frames, bins)."""
+        h = self.features(x)
+        if self.spec.global_pool == "avg":
+            return h.mean(dim=(2, 3))
+        if self.spec.global_pool == "max":
+            return h.amax(dim=(2, 3))
         return torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -70,20 +346,40 @@ class SpectrogramNet(ClassifierNet):
         return self.head(self.dropout(self.embed(x)))
 
 
+# --------------------------------------------------------------------------- estimator
 class SpectrogramCNN(TorchClassifier):
     """Convolutional classifier on log-mel spectrograms.
 
     Parameters
     ----------
     channels : tuple of int, default=(16, 32, 64)
-        Output channels of each convolution block.
-    kernel_size : int, default=3
-        Square kernel of every convolution (odd: the padding keeps the size).
-    pool : int, default=2
-        Max-pooling window and stride after each block (shrunk on short axes).
+        Output channels of each convolution block (one block per entry).
+    kernel_size : int or (int, int), default=3
+        Kernel of every convolution: an int (square) or a (time, freq) pair.  With
+        ``padding="same"``, ``dilation * (kernel_size - 1)`` must be even on each axis.
+    stride : int or (int, int), default=1
+        Stride of every convolution.
+    padding : "same", "valid", int or (int, int), default="same"
+        ``"same"`` pads ``dilation * (kernel_size - 1) / 2`` cells on each side, so that
+        a block keeps ``ceil(n / stride)`` cells; an int or pair pads that many cells on
+        each side; ``"valid"`` means 0.
+    dilation : int or (int, int), default=1
+        Spacing between kernel taps (``d``): the kernel spans ``d (k - 1) + 1`` cells.
+    pool : int or (int, int), default=2
+        Pooling window and stride after each block; 1 (or (1, 1)) means no pooling.  The
+        window shrinks on an axis shorter than it, so tiny inputs still pass.
+    pool_type : {"max", "avg"}, default="max"
+        Local pooling after each block.
+    activation : {"relu", "elu", "leaky_relu", "tanh", "sigmoid"}, default="relu"
+        Non-linearity after each convolution (and batch norm).
+    batch_norm : bool, default=True
+        Batch normalisation after each convolution (the convolution then has no bias).
     dropout : float, default=0.3
         Dropout before the linear layer, in [0, 1).
-    batch_size, max_epochs, lr, weight_decay, patience, validation_fraction, seed, device, progress, monitor
+    global_pool : {"avgmax", "avg", "max"}, default="avgmax"
+        Pooling of the last feature map over time and frequency: the average and the
+        maximum concatenated (embedding of ``2 * channels[-1]``), or either alone.
+    batch_size, max_epochs, lr, weight_decay, patience, validation_fraction, seed, device, progress, monitor, lr_schedule, class_weight, clip_grad_norm, augment
         See :class:`~musicnn.models.base.TorchClassifier`.
 
     Notes
@@ -91,7 +387,15 @@ class SpectrogramCNN(TorchClassifier):
     ``X`` has shape (n_clips, frames, bins), time-major.  Standardisation is per mel
     bin over all frames; ``n_features_in_`` is the number of bins.  Thanks to global
     pooling, clips at prediction time may have a different number of frames than at
-    training time (the bins must match).
+    training time (the bins must match).  A configuration whose feature map would
+    vanish for the training clips raises :class:`~musicnn.errors.DataError` naming the
+    clip shape.
+
+    Examples
+    --------
+    >>> clf = SpectrogramCNN(channels=(8, 16), kernel_size=(5, 3), dilation=(2, 1))
+    >>> str(clf.receptive_field())
+    '28 frames x 10 bins (jump 4 x 4)'
     """
 
     _input_ndim = 3
@@ -101,9 +405,16 @@ class SpectrogramCNN(TorchClassifier):
         self,
         *,
         channels: tuple[int, ...] = (16, 32, 64),
-        kernel_size: int = 3,
-        pool: int = 2,
+        kernel_size: int | tuple[int, int] = 3,
+        stride: int | tuple[int, int] = 1,
+        padding: str | int | tuple[int, int] = "same",
+        dilation: int | tuple[int, int] = 1,
+        pool: int | tuple[int, int] = 2,
+        pool_type: str = "max",
+        activation: str = "relu",
+        batch_norm: bool = True,
         dropout: float = 0.3,
+        global_pool: str = "avgmax",
         batch_size: int = 64,
         max_epochs: int = 100,
         lr: float = 1e-3,
@@ -114,6 +425,10 @@ class SpectrogramCNN(TorchClassifier):
         device: str = "cpu",
         progress: bool = True,
         monitor: str = "val_accuracy",
+        lr_schedule: str = "constant",
+        class_weight: str | None = None,
+        clip_grad_norm: float | None = None,
+        augment: str | None = None,
     ) -> None:
         super().__init__(
             batch_size=batch_size,
@@ -126,36 +441,123 @@ class SpectrogramCNN(TorchClassifier):
             device=device,
             progress=progress,
             monitor=monitor,
+            lr_schedule=lr_schedule,
+            class_weight=class_weight,
+            clip_grad_norm=clip_grad_norm,
+            augment=augment,
         )
         self.channels = channels
         self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
         self.pool = pool
+        self.pool_type = pool_type
+        self.activation = activation
+        self.batch_norm = batch_norm
         self.dropout = dropout
+        self.global_pool = global_pool
 
-    def _check_params(self) -> None:
-        super()._check_params()
+    # ------------------------------------------------------------------ parameters
+    def _spec(self) -> _ConvSpec:
+        """The checked, normalised convolution parameters; ConfigError names a bad one."""
         channels: Any = self.channels
+        if isinstance(channels, (int, np.integer)) and not isinstance(channels, bool):
+            channels = (channels,)
         try:
             channels = tuple(channels)
         except TypeError:
             channels = ()
-        if not channels:
+        if not channels or not all(
+            isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c >= 1 for c in channels
+        ):
             raise ConfigError(
                 f"channels={self.channels!r} must be a non-empty tuple of positive integers"
             )
-        for c in channels:
-            check_int("channels entries", c, minimum=1)
-        check_int("kernel_size", self.kernel_size, minimum=1)
-        if self.kernel_size % 2 == 0:
-            raise ConfigError(f"kernel_size={self.kernel_size!r} must be odd")
-        check_int("pool", self.pool, minimum=1)
+        kernel = _as_pair("kernel_size", self.kernel_size, minimum=1)
+        stride = _as_pair("stride", self.stride, minimum=1)
+        dilation = _as_pair("dilation", self.dilation, minimum=1)
+        padding = _as_padding(self.padding)
+        if padding == "same":
+            padding = _same_padding(kernel, dilation, self.kernel_size)
+        pool = _as_pair("pool", self.pool, minimum=1)
+        check_choice("pool_type", self.pool_type, POOL_TYPES)
+        check_choice("activation", self.activation, tuple(ACTIVATIONS))
+        if not isinstance(self.batch_norm, (bool, np.bool_)):
+            raise ConfigError(f"batch_norm={self.batch_norm!r} must be True or False")
         check_float("dropout", self.dropout, low=0.0, high=1.0)
+        check_choice("global_pool", self.global_pool, GLOBAL_POOLS)
+        return _ConvSpec(
+            channels=tuple(int(c) for c in channels),
+            kernel=kernel,
+            stride=stride,
+            dilation=dilation,
+            padding=padding,  # type: ignore[arg-type]
+            pool=pool,
+            pool_type=self.pool_type,
+            activation=self.activation,
+            batch_norm=bool(self.batch_norm),
+            dropout=float(self.dropout),
+            global_pool=self.global_pool,
+        )
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        self._spec()
 
     def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> SpectrogramNet:
-        return SpectrogramNet(
-            n_classes=n_classes,
-            channels=tuple(int(c) for c in self.channels),
-            kernel_size=int(self.kernel_size),
-            pool=int(self.pool),
-            dropout=float(self.dropout),
-        )
+        net = SpectrogramNet(n_classes=n_classes, spec=self._spec())
+        net.map_shapes(int(input_shape[0]), int(input_shape[1]))  # DataError if it vanishes
+        return net
+
+    # ------------------------------------------------------------------ receptive field
+    def _layers(self, input_shape: tuple[int, ...] | None = None) -> list[tuple[Pair, Pair, Pair]]:
+        """(kernel, stride, dilation) of every convolution and pooling layer, in order.
+
+        With ``input_shape`` (frames, bins), pooling windows shrink where the feature map
+        is shorter than the window, as they do in the network.
+        """
+        spec = self._spec()
+        shapes = None
+        if input_shape is not None:
+            shapes = SpectrogramNet(2, spec).map_shapes(int(input_shape[0]), int(input_shape[1]))
+        layers: list[tuple[Pair, Pair, Pair]] = []
+        for i in range(len(spec.channels)):
+            layers.append((spec.kernel, spec.stride, spec.dilation))
+            pool = spec.pool
+            if shapes is not None:
+                after_conv = tuple(
+                    conv_output_size(n, spec.kernel[a], spec.stride[a], spec.dilation[a], spec.padding[a])
+                    for a, n in enumerate(shapes[i])
+                )
+                pool = (min(pool[0], after_conv[0]), min(pool[1], after_conv[1]))
+            if pool != (1, 1):
+                layers.append((pool, pool, (1, 1)))
+        return layers
+
+    def receptive_field(self) -> ReceptiveField:
+        """Receptive field of one unit of the last feature map, in (frames, bins).
+
+        Computed from the layer list (:func:`receptive_field`); once fitted, pooling
+        windows shrunk by short training clips are taken into account.  The global
+        pooling that follows sees the whole clip.
+
+        Returns
+        -------
+        ReceptiveField
+            ``frames, bins = clf.receptive_field()``; ``.jump`` gives the strides' product.
+        """
+        return receptive_field(self._layers(getattr(self, "input_shape_", None)))
+
+    def _summary_lines(self) -> list[str]:
+        """Lines for the model summary: receptive field and (once fitted) feature map."""
+        lines = [f"receptive field: {self.receptive_field()}"]
+        shape = getattr(self, "input_shape_", None)
+        if shape is not None:
+            spec = self._spec()
+            frames, bins = SpectrogramNet(2, spec).map_shapes(int(shape[0]), int(shape[1]))[-1]
+            lines.append(
+                f"feature map: {spec.channels[-1]} channels x {frames} frames x {bins} bins "
+                f"for clips of {shape[0]} frames x {shape[1]} bins"
+            )
+        return lines
