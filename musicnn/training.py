@@ -13,6 +13,7 @@ Nothing here is imported by ``import musicnn``; torch is imported inside the fun
 from __future__ import annotations
 
 import math
+import os
 import random
 import re
 import time
@@ -29,6 +30,10 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = [
     "EarlyStopping",
+    "class_weights",
+    "epoch_seed",
+    "fingerprint",
+    "make_scheduler",
     "TrainConfig",
     "TrainHistory",
     "evaluate",
@@ -41,6 +46,9 @@ __all__ = [
 
 #: What early stopping can watch on the validation set.
 MONITORS = ("val_accuracy", "val_loss")
+
+#: Learning-rate schedules (see :func:`make_scheduler`).
+LR_SCHEDULES = ("constant", "step", "cosine", "plateau")
 
 _CUDA_RE = re.compile(r"cuda(?::(\d+))?")
 
@@ -79,6 +87,21 @@ class TrainConfig:
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
     progress : bool
         Show a progress bar over epochs (only on a terminal).
+    lr_schedule : str
+        Learning-rate schedule over epochs, one of :data:`LR_SCHEDULES`: ``"constant"``,
+        ``"step"``, ``"cosine"`` or ``"plateau"``; see :func:`make_scheduler`.
+    class_weight : None, "balanced" or list of float
+        ``None`` (every example counts the same), ``"balanced"`` (the loss of each
+        class is weighted by ``n / (n_classes * n_c)``, for unbalanced data) or one
+        weight per class index.
+    clip_grad_norm : float or None
+        Clip the global gradient norm to this value before each step (RNNs); None: no
+        clipping.
+    augment : str or None
+        Spectrogram augmentations applied to training batches, comma-separated, each
+        optionally ``name=value``: ``specaugment`` (time and frequency masks),
+        ``crop`` (random crop of the frames), ``mixup`` (mixup of examples and labels);
+        see :func:`musicnn.augment.parse_augment`.
     """
 
     batch_size: int = 64
@@ -91,6 +114,10 @@ class TrainConfig:
     device: str = "cpu"
     progress: bool = True
     monitor: str = "val_accuracy"
+    lr_schedule: str = "constant"
+    class_weight: str | list[float] | None = None
+    clip_grad_norm: float | None = None
+    augment: str | None = None
 
     def validate(self) -> None:
         """Raise :class:`~musicnn.errors.ConfigError` naming the first invalid value."""
@@ -103,6 +130,19 @@ class TrainConfig:
         check_float("validation_fraction", self.validation_fraction, low=0.0, high=1.0)
         if self.monitor not in MONITORS:
             raise ConfigError(f"monitor={self.monitor!r} is not valid; choose one of {', '.join(MONITORS)}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(
+                f"lr_schedule={self.lr_schedule!r} is not valid; choose one of {', '.join(LR_SCHEDULES)}"
+            )
+        if not (self.class_weight in (None, "balanced") or isinstance(self.class_weight, (list, tuple))):
+            raise ConfigError(
+                f"class_weight={self.class_weight!r} must be None, 'balanced' or one weight per class"
+            )
+        if self.clip_grad_norm is not None:
+            check_float("clip_grad_norm", self.clip_grad_norm, low=0.0, low_inclusive=False)
+        from .augment import parse_augment
+
+        parse_augment(self.augment)
         if not isinstance(self.device, str):
             raise ConfigError(f"device={self.device!r} must be a string such as 'cpu' or 'cuda'")
 
@@ -114,11 +154,15 @@ class TrainHistory:
     Epoch numbers count from 1: ``train_loss[best_epoch - 1]`` is the loss of the
     epoch whose weights were kept.  ``val_loss`` and ``val_accuracy`` are empty when
     the run had no validation set; ``monitor`` says which loss early stopping watched.
+    ``train_accuracy`` is measured on the training batches as seen (augmented, in
+    training mode); ``lr`` is the learning rate of each epoch.
     """
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
     best_epoch: int = 0
     n_epochs: int = 0
     stopped_early: bool = False
@@ -322,6 +366,17 @@ class EarlyStopping:
         self.bad_epochs += 1
         return False
 
+    def state(self) -> dict[str, Any]:
+        """The tracker's state, for a checkpoint."""
+        return {"best": None if self.best is None else list(self.best), "best_epoch": self.best_epoch,
+                "bad_epochs": self.bad_epochs, "best_state": self.best_state}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state`."""
+        self.best = None if state["best"] is None else tuple(float(v) for v in state["best"])
+        self.best_epoch, self.bad_epochs = int(state["best_epoch"]), int(state["bad_epochs"])
+        self.best_state = state["best_state"]
+
     @property
     def should_stop(self) -> bool:
         """True once ``patience`` epochs in a row brought no improvement."""
@@ -333,74 +388,221 @@ class EarlyStopping:
             module.load_state_dict(self.best_state)
 
 
+def class_weights(y: np.ndarray, n_classes: int, class_weight: Any) -> np.ndarray | None:
+    """Per-class loss weights.
+
+    Parameters
+    ----------
+    y : np.ndarray of int, shape (n,)
+        Training class indices.
+    n_classes : int
+    class_weight : None, "balanced" or sequence of float
+        ``"balanced"``: ``n / (n_classes * n_c)`` (classes absent from ``y`` get 1);
+        a sequence gives one weight per class index.
+
+    Returns
+    -------
+    np.ndarray of float32, shape (n_classes,), or None for no weighting
+    """
+    if class_weight is None:
+        return None
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ConfigError(f"class_weight={class_weight!r} must be None, 'balanced' or one weight per class")
+        counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+        w = np.ones(n_classes)
+        present = counts > 0
+        w[present] = len(y) / (present.sum() * counts[present])
+        return w.astype(np.float32)
+    w = np.asarray(class_weight, dtype=np.float64)
+    if w.shape != (n_classes,) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ConfigError(
+            f"class_weight must hold {n_classes} finite non-negative weights, one per class; got {class_weight!r}"
+        )
+    return w.astype(np.float32)
+
+
+def make_scheduler(optimiser: torch.optim.Optimizer, config: TrainConfig) -> Any:
+    """The learning-rate schedule of ``config.lr_schedule``, stepped once per epoch.
+
+    ``"constant"``: None.  ``"step"``: halve the rate every ``max(1, max_epochs // 4)``
+    epochs.  ``"cosine"``: cosine decay from ``lr`` to ``lr / 100`` over ``max_epochs``.
+    ``"plateau"``: halve the rate when the monitored quantity has not improved for
+    ``max(1, patience // 3)`` epochs (stepped with that quantity).
+    """
+    from torch.optim import lr_scheduler as sched
+
+    name = config.lr_schedule
+    if name == "constant":
+        return None
+    if name == "step":
+        return sched.StepLR(optimiser, step_size=max(1, config.max_epochs // 4), gamma=0.5)
+    if name == "cosine":
+        return sched.CosineAnnealingLR(optimiser, T_max=config.max_epochs, eta_min=config.lr / 100)
+    if name == "plateau":
+        return sched.ReduceLROnPlateau(optimiser, mode="min", factor=0.5, patience=max(1, config.patience // 3))
+    raise ConfigError(f"lr_schedule={name!r} is not valid; choose one of {', '.join(LR_SCHEDULES)}")
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's random draws (batch order, augmentation, dropout).
+
+    Every epoch reseeds from ``(seed, epoch)``, so a run resumed at epoch ``e`` draws
+    exactly what the uninterrupted run drew.
+    """
+    return (int(seed) * 1_000_003 + int(epoch) * 7_919) % (2**62)
+
+
+def _batch_bounds(n: int, batch_size: int) -> list[int]:
+    bounds = list(range(0, n, batch_size)) + [n]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]  # fold a trailing single example into the previous batch
+    return bounds
+
+
 def train_one_epoch(
     module: torch.nn.Module,
     optimiser: torch.optim.Optimizer,
-    loss_fn: torch.nn.Module,
     X: torch.Tensor,
     y: torch.Tensor,
     *,
     batch_size: int,
-    generator: torch.Generator,
+    seed: int,
     device: torch.device,
-) -> float:
-    """Run one pass of shuffled mini-batches; return the mean training loss.
+    weights: torch.Tensor | None = None,
+    augment: dict[str, float] | None = None,
+    clip_grad_norm: float | None = None,
+    dist: Any = None,
+) -> tuple[float, float]:
+    """Run one pass of shuffled mini-batches; return (mean training loss, accuracy).
 
-    ``X`` and ``y`` stay on the CPU; each batch is moved to ``device``.  The order of
-    the batches comes from ``generator`` alone, so it is reproducible.  A trailing
-    batch of one example joins the previous batch (batch norm needs two).
+    ``X`` and ``y`` stay on the CPU; each batch is augmented there and moved to
+    ``device``.  The batch order comes from ``seed`` alone.  A trailing batch of one
+    example joins the previous batch (batch norm needs two).
+
+    The loss of a batch is ``Σ_i w_{y_i} CE_i / Σ_i w_{y_i}`` over the batch (``w = 1``
+    without class weights).  In a distributed run (``dist.world_size > 1``) every process
+    draws the same order and takes its slice of each batch; its loss is its share of that
+    sum times ``world_size``, so that the gradients DistributedDataParallel averages equal
+    the single-process gradient of the whole batch.  The accuracy is measured on the
+    (augmented) training batches as they were seen, in training mode.
     """
     import torch
+    import torch.nn.functional as F
 
+    from .augment import augment_batch, mixup_batch
+
+    rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
+    augment = augment or {}
     module.train()
+    torch.manual_seed(seed + rank)  # dropout masks
+    order_gen = torch.Generator().manual_seed(seed)
+    aug_gen = torch.Generator().manual_seed(seed + 1 + rank)
+    rng = np.random.default_rng([seed, rank])
     n = len(X)
-    order = torch.randperm(n, generator=generator)
-    bounds = list(range(0, n, batch_size)) + [n]
-    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
-        del bounds[-2]  # fold a trailing single example into the previous batch
-    total = torch.zeros((), dtype=torch.float64, device=device)
+    order = torch.randperm(n, generator=order_gen)
+    bounds = _batch_bounds(n, batch_size)
+    w_cpu = weights.cpu() if weights is not None else None
+    w_dev = weights.to(device) if weights is not None else None
+    totals = torch.zeros(3, dtype=torch.float64)  # loss sum, weight sum, correct
     for start, stop in zip(bounds[:-1], bounds[1:]):
-        idx = order[start:stop]
-        xb = X[idx].to(device, non_blocking=True)
-        yb = y[idx].to(device, non_blocking=True)
+        global_idx = order[start:stop]
+        denom = float(w_cpu[y[global_idx]].sum()) if w_cpu is not None else float(len(global_idx))
+        idx = global_idx[rank::world]
+        xb, yb = X[idx], y[idx]
+        if augment:
+            xb = augment_batch(xb, augment, aug_gen)
+        perm, lam = None, 1.0
+        if "mixup" in augment and len(xb) > 1:
+            xb, perm, lam = mixup_batch(xb, augment["mixup"], rng, aug_gen)
+        xb = xb.to(device, non_blocking=True)
+        yb = yb.to(device, non_blocking=True)
         optimiser.zero_grad(set_to_none=True)
-        loss = loss_fn(module(xb), yb)
-        loss.backward()
+        logits = module(xb)
+        per_example = F.cross_entropy(logits, yb, weight=w_dev, reduction="none")
+        if perm is not None:
+            yp = yb[perm.to(device)]
+            per_example = lam * per_example + (1 - lam) * F.cross_entropy(
+                logits, yp, weight=w_dev, reduction="none")
+        batch_sum = per_example.sum()
+        (batch_sum * (world / denom)).backward()
+        if clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(module.parameters(), clip_grad_norm)
         optimiser.step()
-        total += loss.detach().double() * len(idx)
-    return float(total.item()) / n
+        with torch.no_grad():
+            target = yb if perm is None or lam >= 0.5 else yb[perm.to(device)]
+            correct = (logits.argmax(dim=1) == target).sum()
+            w_local = float(w_cpu[y[idx]].sum()) if w_cpu is not None else float(len(idx))
+        totals += torch.tensor([float(batch_sum.detach()), w_local, float(correct)], dtype=torch.float64)
+    if world > 1:
+        import torch.distributed as tdist
+
+        tdist.all_reduce(totals)
+    return float(totals[0] / totals[1]), float(totals[2] / n)
 
 
 def evaluate(
     module: torch.nn.Module,
-    loss_fn: torch.nn.Module,
     X: torch.Tensor,
     y: torch.Tensor,
     *,
     batch_size: int,
     device: torch.device,
+    weights: torch.Tensor | None = None,
 ) -> tuple[float, float]:
-    """Return (mean loss, accuracy) of ``module`` on ``X, y`` in eval mode, without gradients."""
+    """Return (mean loss, accuracy) of ``module`` on ``X, y`` in eval mode, without gradients.
+
+    Loss and accuracy are weighted by ``weights`` (per class) like the training loss:
+    with ``class_weight="balanced"`` the accuracy is close to the balanced accuracy.
+    """
     import torch
+    import torch.nn.functional as F
 
     module.eval()
+    w_dev = weights.to(device) if weights is not None else None
     total = torch.zeros((), dtype=torch.float64, device=device)
-    correct = torch.zeros((), dtype=torch.int64, device=device)
+    wsum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.float64, device=device)
     with torch.no_grad():
         for start in range(0, len(X), batch_size):
             xb = X[start : start + batch_size].to(device, non_blocking=True)
             yb = y[start : start + batch_size].to(device, non_blocking=True)
             logits = module(xb)
-            total += loss_fn(logits, yb).double() * len(yb)
-            correct += (logits.argmax(dim=1) == yb).sum()
-    n = len(X)
-    return float(total.item()) / n, float(correct.item()) / n
+            wb = w_dev[yb].double() if w_dev is not None else torch.ones(len(yb), dtype=torch.float64, device=device)
+            total += F.cross_entropy(logits, yb, weight=w_dev, reduction="sum").double()
+            wsum += wb.sum()
+            correct += (wb * (logits.argmax(dim=1) == yb)).sum()
+    return float((total / wsum).item()), float((correct / wsum).item())
 
 
-def _progress_bar(config: TrainConfig):
+def _progress_bar(config: TrainConfig, enabled: bool = True, initial: int = 0):
     from musicnn.progress import progress_bar
 
-    return progress_bar(config.max_epochs, "training", "epoch", config.progress)
+    bar = progress_bar(config.max_epochs, "training", "epoch", config.progress and enabled)
+    if initial:
+        bar.update(initial)
+    return bar
+
+
+def fingerprint(config: TrainConfig, module: torch.nn.Module, arrays: list[np.ndarray | None],
+                extra: Any = None) -> str:
+    """A digest of what determines a training run: settings (not device or progress), the
+    network's parameter shapes, the data and ``extra``.  A checkpoint resumes only a run
+    with the same fingerprint."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    settings = {k: v for k, v in asdict(config).items() if k not in ("device", "progress")}
+    shapes = [[k, list(v.shape)] for k, v in module.state_dict().items()]
+    h.update(json.dumps([settings, shapes, extra], sort_keys=True, default=str).encode())
+    for a in arrays:
+        if a is None:
+            h.update(b"none")
+        else:
+            h.update(str((a.shape, a.dtype.str)).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:32]
 
 
 def train_classifier(
@@ -411,12 +613,15 @@ def train_classifier(
     config: TrainConfig,
     X_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    extra_fingerprint: Any = None,
 ) -> TrainHistory:
     """Train a classification network with Adam, cross-entropy and early stopping.
 
     The network is trained in place; at the end it holds the weights of its best epoch
-    (lowest validation loss, or lowest training loss without validation) and is left in
-    eval mode on ``config.device``.
+    (by ``config.monitor`` on the validation set, or the lowest training loss without
+    one) and is left in eval mode on ``config.device``.
 
     Parameters
     ----------
@@ -428,10 +633,18 @@ def train_classifier(
     y : np.ndarray of int, shape (n,)
         Class indices in ``[0, n_classes)``.
     config : TrainConfig
-        Settings of the run.
+        Settings of the run (schedule, class weights, clipping, augmentation included).
     X_val, y_val : np.ndarray, optional
         Validation set.  When absent, ``config.validation_fraction`` of ``X`` is held
         out (stratified, seeded).
+    checkpoint : path, optional
+        Write the whole training state here after every epoch (atomically, no pickle).
+    resume : bool
+        Continue from ``checkpoint`` when it exists: the run then ends exactly as an
+        uninterrupted run with the same settings and data would.  A checkpoint of
+        another run (other settings, data or network) raises ConfigError.
+    extra_fingerprint : JSON-able, optional
+        More that identifies the run (the estimator's parameters), for the checkpoint check.
 
     Returns
     -------
@@ -440,7 +653,8 @@ def train_classifier(
     Raises
     ------
     ConfigError
-        For invalid settings, an unavailable device, or a loss that becomes NaN/inf.
+        For invalid settings, an unavailable device, a loss that becomes NaN/inf, or a
+        checkpoint that belongs to another run.
     DataError
         For inconsistent arrays.
 
@@ -448,11 +662,21 @@ def train_classifier(
     -----
     sklearn.exceptions.ConvergenceWarning
         When ``max_epochs`` ran out before early stopping triggered.
+
+    Notes
+    -----
+    Started by ``torchrun`` (``WORLD_SIZE > 1``), the run is data-parallel over the
+    processes (:mod:`musicnn.distributed`); only rank 0 writes the checkpoint.
     """
     import torch
 
+    from .augment import check_input, parse_augment
+    from .distributed import context
+
     config.validate()
+    augment = parse_augment(config.augment)
     X, y = _as_arrays(X, y, "training data")
+    check_input(augment, X.ndim)
     if (X_val is None) != (y_val is None):
         raise ConfigError("give both X_val and y_val, or neither")
     if X_val is None:
@@ -470,11 +694,18 @@ def train_classifier(
     has_val = X_val is not None
 
     device = resolve_device(config.device)
-    torch.manual_seed(config.seed)  # dropout masks and any other random layer
-    generator = torch.Generator().manual_seed(config.seed)  # batch order
+    dist = context(device.type)
+    if dist.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
     module.to(device)
+    n_classes = int(max(y.max(), y_val.max() if has_val else 0)) + 1
+    out_features = getattr(getattr(module, "head", None), "out_features", None)
+    if out_features is not None:
+        n_classes = max(n_classes, int(out_features))
+    w = class_weights(y, n_classes, config.class_weight)
+    weights = torch.from_numpy(w) if w is not None else None
     optimiser = torch.optim.Adam(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    scheduler = make_scheduler(optimiser, config)
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
     if has_val:
         Xv_t, yv_t = torch.from_numpy(X_val), torch.from_numpy(y_val)
@@ -482,21 +713,50 @@ def train_classifier(
 
     history = TrainHistory(monitor=config.monitor if has_val else "train_loss")
     stopper = EarlyStopping(config.patience)
-    started = time.perf_counter()
-    bar = _progress_bar(config)
+    start_epoch, elapsed = 1, 0.0
+    digest = None
+    if checkpoint is not None:
+        digest = fingerprint(config, module, [X, y, X_val, y_val], extra_fingerprint)
+        if resume and os.path.exists(checkpoint):
+            state = _load_state(checkpoint, digest)
+            module.load_state_dict(state["module"])
+            optimiser.load_state_dict(state["optimiser"])
+            if scheduler is not None and state.get("scheduler") is not None:
+                scheduler.load_state_dict(state["scheduler"])
+            stopper.load_state(state["stopper"])
+            history = TrainHistory.from_dict(state["history"])
+            start_epoch, elapsed = int(state["epoch"]) + 1, float(state.get("seconds", 0.0))
+            if state.get("finished"):
+                module.eval()
+                return history
+
+    train_module = module
+    if dist.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        train_module = DistributedDataParallel(
+            module, device_ids=[device.index] if device.type == "cuda" else None)
+    started = time.perf_counter() - elapsed
+    bar = _progress_bar(config, dist.is_main, initial=start_epoch - 1)
     try:
-        for epoch in range(1, config.max_epochs + 1):
-            train_loss = train_one_epoch(
-                module, optimiser, loss_fn, X_t, y_t,
-                batch_size=config.batch_size, generator=generator, device=device,
+        for epoch in range(start_epoch, config.max_epochs + 1):
+            if history.stopped_early:
+                break
+            lr_now = optimiser.param_groups[0]["lr"]
+            train_loss, train_acc = train_one_epoch(
+                train_module, optimiser, X_t, y_t,
+                batch_size=config.batch_size, seed=epoch_seed(config.seed, epoch), device=device,
+                weights=weights, augment=augment, clip_grad_norm=config.clip_grad_norm, dist=dist,
             )
             _check_finite(train_loss, "training", epoch, config)
             history.train_loss.append(train_loss)
+            history.train_accuracy.append(train_acc)
+            history.lr.append(lr_now)
             postfix = {"loss": f"{train_loss:.4f}"}
             monitored = train_loss
             if has_val:
                 val_loss, val_acc = evaluate(
-                    module, loss_fn, Xv_t, yv_t, batch_size=eval_batch, device=device
+                    module, Xv_t, yv_t, batch_size=eval_batch, device=device, weights=weights
                 )
                 _check_finite(val_loss, "validation", epoch, config)
                 history.val_loss.append(val_loss)
@@ -505,11 +765,19 @@ def train_classifier(
                 monitored = (-val_acc, val_loss) if config.monitor == "val_accuracy" else val_loss
             history.n_epochs = epoch
             stopper.update(monitored, epoch, module)
-            bar.set_postfix(postfix, refresh=False)
-            bar.update(1)
+            if scheduler is not None:
+                if config.lr_schedule == "plateau":
+                    scheduler.step(monitored[0] if isinstance(monitored, tuple) else monitored)
+                else:
+                    scheduler.step()
             if stopper.should_stop:
                 history.stopped_early = True
-                break
+            history.best_epoch = stopper.best_epoch
+            history.seconds = time.perf_counter() - started
+            if checkpoint is not None and dist.is_main:
+                _save_state(checkpoint, digest, epoch, module, optimiser, scheduler, stopper, history)
+            bar.set_postfix(postfix, refresh=False)
+            bar.update(1)
     finally:
         bar.close()
 
@@ -517,8 +785,40 @@ def train_classifier(
     module.eval()
     history.best_epoch = stopper.best_epoch
     history.seconds = time.perf_counter() - started
-    warn_if_not_stopped(history, config)
+    if checkpoint is not None and dist.is_main:
+        _save_state(checkpoint, digest, history.n_epochs, module, optimiser, scheduler, stopper, history,
+                    finished=True)
+    if dist.is_main:
+        warn_if_not_stopped(history, config)
     return history
+
+
+def _save_state(path, digest, epoch, module, optimiser, scheduler, stopper, history, finished=False) -> None:
+    from .checkpoint import save_checkpoint
+
+    save_checkpoint(path, {
+        "fingerprint": digest,
+        "epoch": epoch,
+        "finished": finished,
+        "seconds": history.seconds,
+        "module": module.state_dict(),
+        "optimiser": optimiser.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "stopper": stopper.state(),
+        "history": history.to_dict(),
+    })
+
+
+def _load_state(path, digest) -> dict[str, Any]:
+    from .checkpoint import load_checkpoint
+
+    state = load_checkpoint(path)
+    if state.get("fingerprint") != digest:
+        raise ConfigError(
+            f"{path}: this checkpoint was written by another training run (other settings, data "
+            "or network); delete it, or rerun with the settings it was written with"
+        )
+    return state
 
 
 def warn_if_not_stopped(history: TrainHistory, config: TrainConfig) -> None:

@@ -188,11 +188,12 @@ def backward(
     return deltas
 
 
-def loss_value(y_out: np.ndarray, D: np.ndarray, loss: str, h_out: np.ndarray | None = None) -> float:
+def loss_value(y_out: np.ndarray, D: np.ndarray, loss: str, h_out: np.ndarray | None = None,
+               sample_weight: np.ndarray | None = None) -> float:
     """Mean over patterns of ``½ Σ_i (d_i − y_i)²`` or ``−Σ_i d_i log y_i``.
 
     For the cross-entropy, pass the output net inputs ``h_out`` to compute ``log y``
-    stably (log-softmax).
+    stably (log-softmax).  ``sample_weight`` makes it the weighted mean.
     """
     if loss == "cross_entropy":
         if h_out is not None:
@@ -200,8 +201,12 @@ def loss_value(y_out: np.ndarray, D: np.ndarray, loss: str, h_out: np.ndarray | 
             log_y = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         else:
             log_y = np.log(np.clip(y_out, 1e-300, None))
-        return float(-(D * log_y).sum(axis=1).mean())
-    return float(0.5 * ((D - y_out) ** 2).sum(axis=1).mean())
+        per_pattern = -(D * log_y).sum(axis=1)
+    else:
+        per_pattern = 0.5 * ((D - y_out) ** 2).sum(axis=1)
+    if sample_weight is None:
+        return float(per_pattern.mean())
+    return float((sample_weight * per_pattern).sum() / sample_weight.sum())
 
 
 def backprop_gradients(
@@ -343,7 +348,7 @@ def train_reference(
     from ..threads import single_thread
 
     from ..progress import progress_bar
-    from ..training import TrainHistory, validation_split, warn_if_not_stopped
+    from ..training import TrainHistory, class_weights, validation_split, warn_if_not_stopped
 
     config.validate()
     out = _check_names(activation, loss, None)
@@ -365,6 +370,9 @@ def train_reference(
         y_val = np.asarray(y_val, dtype=np.int64)
         D_val = eye[y_val]
     D = eye[y]
+    cw = class_weights(y, n_out, config.class_weight)
+    s_train = None if cw is None else cw.astype(dtype)[y]
+    s_val = None if cw is None or not has_val else cw.astype(dtype)[y_val]
     rng = np.random.default_rng(config.seed)
     lr, decay = float(config.lr), float(config.weight_decay)
     n = len(X)
@@ -389,28 +397,36 @@ def train_reference(
                     masks = [(rng.random((len(idx), w.shape[0])) < keep).astype(dtype) / keep
                              for w in weights[:-1]]
                 hs, ys = forward(weights, biases, xb, activation, out, masks)
-                total += loss_value(ys[-1], db, loss, hs[-1]) * len(idx)
-                deltas = backward(weights, ys, output_deltas(ys[-1], db, loss, out), activation, masks)
-                m = len(idx)
+                sb = None if s_train is None else s_train[idx]
+                delta_out = output_deltas(ys[-1], db, loss, out)
+                if sb is None:
+                    m = len(idx)
+                    total += loss_value(ys[-1], db, loss, hs[-1]) * m
+                else:  # class weights: each pattern's deltas scaled by its weight
+                    m = float(sb.sum())
+                    total += loss_value(ys[-1], db, loss, hs[-1], sb) * m
+                    delta_out = delta_out * sb[:, None]
+                deltas = backward(weights, ys, delta_out, activation, masks)
                 for l, (delta, y_prev) in enumerate(zip(deltas, ys[:-1])):
                     # Δw_ij = η mean_p δ_i y_j  (minus the weight-decay pull)
                     step_w = (delta.T @ y_prev) / m
-                    step_b = delta.mean(axis=0)
+                    step_b = delta.sum(axis=0) / m
                     if decay:
                         step_w -= decay * weights[l]
                         step_b -= decay * biases[l]
                     weights[l] += lr * step_w
                     biases[l] += lr * step_b
-            train_loss = total / n
+            train_loss = total / (n if s_train is None else float(s_train.sum()))
             _check_finite(train_loss, "training", epoch, lr)
             history.train_loss.append(train_loss)
             monitored: tuple[float, ...] = (train_loss,)
             postfix = {"loss": f"{train_loss:.4f}"}
             if has_val:
                 hs, ys = forward(weights, biases, X_val, activation, out)
-                val_loss = loss_value(ys[-1], D_val, loss, hs[-1])
+                val_loss = loss_value(ys[-1], D_val, loss, hs[-1], s_val)
                 _check_finite(val_loss, "validation", epoch, lr)
-                val_acc = float(np.mean(hs[-1].argmax(axis=1) == y_val))
+                hit = hs[-1].argmax(axis=1) == y_val
+                val_acc = float(np.mean(hit) if s_val is None else (s_val * hit).sum() / s_val.sum())
                 history.val_loss.append(val_loss)
                 history.val_accuracy.append(val_acc)
                 postfix.update(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.3f}")

@@ -81,6 +81,17 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     monitor : str, default="val_accuracy"
         What early stopping watches: ``"val_accuracy"`` (ties broken by the loss) or
         ``"val_loss"``.
+    lr_schedule : {"constant", "step", "cosine", "plateau"}, default="constant"
+        Learning-rate schedule over epochs (:func:`musicnn.training.make_scheduler`).
+    class_weight : None, "balanced" or dict, default=None
+        ``"balanced"`` weights each class's loss by ``n / (n_classes * n_c)``; a dict
+        maps labels to weights (absent labels weigh 1).
+    clip_grad_norm : float or None, default=None
+        Clip the global gradient norm before each step.
+    augment : str or None, default=None
+        Training-batch augmentations, e.g. ``"specaugment,crop,mixup=0.4"``
+        (:func:`musicnn.augment.parse_augment`); ``specaugment`` and ``crop`` need
+        spectrogram input (3-D).
 
     Attributes
     ----------
@@ -116,6 +127,10 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         device: str = "cpu",
         progress: bool = True,
         monitor: str = "val_accuracy",
+        lr_schedule: str = "constant",
+        class_weight: str | dict | None = None,
+        clip_grad_norm: float | None = None,
+        augment: str | None = None,
     ) -> None:
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -127,6 +142,10 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.progress = progress
         self.monitor = monitor
+        self.lr_schedule = lr_schedule
+        self.class_weight = class_weight
+        self.clip_grad_norm = clip_grad_norm
+        self.augment = augment
 
     # ------------------------------------------------------------------ subclass API
     def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> ClassifierNet:
@@ -135,7 +154,10 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_params(self) -> None:
         """Raise ConfigError for an invalid hyper-parameter; subclasses extend it."""
-        self._train_config().validate()
+        config = self._train_config()
+        if isinstance(config.class_weight, dict):
+            config.class_weight = None  # checked against the labels in fit
+        config.validate()
 
     # ------------------------------------------------------------------ sklearn tags
     def __sklearn_tags__(self):
@@ -158,7 +180,23 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             device=self.device,
             progress=self.progress,
             monitor=self.monitor,
+            lr_schedule=self.lr_schedule,
+            class_weight=self.class_weight,
+            clip_grad_norm=self.clip_grad_norm,
+            augment=self.augment,
         )
+
+    def _fit_config(self) -> TrainConfig:
+        """:meth:`_train_config` with a ``class_weight`` dict turned into one weight per
+        class index (``classes_`` must be set)."""
+        config = self._train_config()
+        if isinstance(self.class_weight, dict):
+            known = set(self.classes_.tolist())
+            unknown = sorted(str(k) for k in self.class_weight if k not in known)
+            if unknown:
+                raise ConfigError(f"class_weight names labels absent from the training labels: {', '.join(unknown)}")
+            config.class_weight = [float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()]
+        return config
 
     def _check_X(self, X: Any, y: Any = None, *, reset: bool) -> Any:
         """Validate ``X`` (and ``y``); convert ``X`` to float32.  Returns X or (X, y)."""
@@ -235,6 +273,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         y: Any,
         X_val: Any = None,
         y_val: Any = None,
+        *,
+        checkpoint: str | None = None,
+        resume: bool = False,
     ) -> TorchClassifier:
         """Train the network on ``X, y``.
 
@@ -247,6 +288,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         X_val, y_val : array-like, optional
             Validation set for early stopping; when absent, ``validation_fraction``
             of ``X`` is held out.
+        checkpoint : path, optional
+            Save the training state here after every epoch (see
+            :func:`musicnn.training.train_classifier`).
+        resume : bool, default=False
+            Continue from ``checkpoint`` when it exists; the result equals that of an
+            uninterrupted run.
 
         Returns
         -------
@@ -278,23 +325,29 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
         seed_everything(self.seed)
         module = self._build_module(self.input_shape_, len(classes))
-        history = self._train(module, self._standardise(X), y_idx.astype(np.int64), val)
+        history = self._train(module, self._standardise(X), y_idx.astype(np.int64), val,
+                              checkpoint=checkpoint, resume=resume)
         module.eval()
         self.module_ = module
         self.history_ = history
         return self
 
     def _train(self, module: ClassifierNet, X: np.ndarray, y: np.ndarray,
-               val: tuple[np.ndarray, np.ndarray] | None) -> TrainHistory:
+               val: tuple[np.ndarray, np.ndarray] | None, *,
+               checkpoint: str | None = None, resume: bool = False) -> TrainHistory:
         """Train a freshly built ``module`` on standardised inputs and class indices.
 
         The shared loop, :func:`musicnn.training.train_classifier`; a family with another
         training procedure (the MLP's reference back-end) overrides this step only.
         """
+        config = self._fit_config()
+        params = {k: v for k, v in self.get_params().items() if k not in ("device", "progress")}
         return train_classifier(
-            module, X, y, config=self._train_config(),
+            module, X, y, config=config,
             X_val=None if val is None else val[0],
             y_val=None if val is None else val[1],
+            checkpoint=checkpoint, resume=resume,
+            extra_fingerprint=[type(self).__name__, params],
         )
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -318,6 +371,27 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         return self._forward(X, "embed")
+
+    # ------------------------------------------------------------------ summary
+    def _summary_lines(self) -> list[str]:
+        """Family-specific lines of :meth:`summary` (receptive field, cell, ...)."""
+        return []
+
+    def summary(self) -> str:
+        """A readable description of the fitted network: input, classes, parameter count,
+        family-specific facts (receptive field, recurrent cell, ...) and the layers."""
+        check_is_fitted(self)
+        n_params = sum(p.numel() for p in self.module_.parameters())
+        n_train = sum(p.numel() for p in self.module_.parameters() if p.requires_grad)
+        lines = [
+            f"{type(self).__name__}: input {tuple(self.input_shape_)} {self._input_layout}, "
+            f"{len(self.classes_)} classes",
+            f"parameters: {n_params:,} ({n_train:,} trainable)",
+            *self._summary_lines(),
+            "layers:",
+            *("  " + line for line in str(self.module_).splitlines()),
+        ]
+        return "\n".join(lines)
 
     # ------------------------------------------------------------------ persistence
     def state_arrays(self) -> dict[str, np.ndarray | torch.Tensor]:

@@ -134,6 +134,10 @@ class MLPClassifier(TorchClassifier):
         device: str = "cpu",
         progress: bool = True,
         monitor: str = "val_accuracy",
+        lr_schedule: str = "constant",
+        class_weight: str | None = None,
+        clip_grad_norm: float | None = None,
+        augment: str | None = None,
     ) -> None:
         super().__init__(
             batch_size=batch_size,
@@ -146,6 +150,10 @@ class MLPClassifier(TorchClassifier):
             device=device,
             progress=progress,
             monitor=monitor,
+            lr_schedule=lr_schedule,
+            class_weight=class_weight,
+            clip_grad_norm=clip_grad_norm,
+            augment=augment,
         )
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -186,6 +194,15 @@ class MLPClassifier(TorchClassifier):
                 f"loss={self.loss!r} is available with backend='reference' only; "
                 "the autograd back-end trains with cross-entropy"
             )
+        if self.backend == "reference":
+            unsupported = [f"{name}={getattr(self, name)!r}" for name, default in (
+                ("lr_schedule", "constant"), ("clip_grad_norm", None), ("augment", None))
+                if getattr(self, name) != default]
+            if unsupported:
+                raise ConfigError(
+                    f"{', '.join(unsupported)}: backend='reference' trains by the course's plain gradient "
+                    "descent only; use backend='autograd' for schedules, clipping, augmentation"
+                )
         if self.backend == "reference" and self.device.strip().lower() not in ("cpu", "auto"):
             raise ConfigError(
                 f"device={self.device!r}: backend='reference' runs on the CPU (numpy); "
@@ -202,12 +219,17 @@ class MLPClassifier(TorchClassifier):
         )
 
     # ------------------------------------------------------------------ reference back-end
-    def _train(self, module, X, y, val):
+    def _train(self, module, X, y, val, *, checkpoint=None, resume=False):
         """The autograd back-end: the shared loop.  The reference back-end:
         :func:`~musicnn.models.backprop.train_reference` on float64 copies of the freshly
         initialised module's weights (the same seeded start), written back at the end."""
         if self.backend == "autograd":
-            return super()._train(module, X, y, val)
+            return super()._train(module, X, y, val, checkpoint=checkpoint, resume=resume)
+        if checkpoint is not None:
+            import warnings
+
+            warnings.warn("backend='reference' trains without checkpoints (it is fast); "
+                          "checkpoint and resume are ignored", UserWarning, stacklevel=3)
         from .backprop import train_reference
 
         linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
@@ -215,7 +237,7 @@ class MLPClassifier(TorchClassifier):
         biases = [lin.bias.detach().double().numpy().copy() for lin in linears]
         history = train_reference(
             weights, biases, X.astype(np.float64), y,
-            config=self._train_config(), activation=self.activation, loss=self.loss,
+            config=self._fit_config(), activation=self.activation, loss=self.loss,
             dropout=float(self.dropout),
             X_val=None if val is None else val[0].astype(np.float64),
             y_val=None if val is None else val[1],
