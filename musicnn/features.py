@@ -398,12 +398,16 @@ def pool(frames: np.ndarray, stats: tuple[str, ...] | list[str] = ("mean", "std"
     return np.concatenate(out).astype(np.float32)
 
 
-def extract(path: str | os.PathLike, spec: FeatureSpec) -> np.ndarray:
+def extract(path: str | os.PathLike, spec: FeatureSpec, transform: Any = None) -> np.ndarray:
     """Load one file and compute its features (see :func:`compute`).
 
+    ``transform(y, sr, path)``, when given, changes the loaded signal first (audio
+    augmentation, :class:`musicnn.audio_augment.AudioAugment`).
     Silent files raise :class:`~musicnn.errors.AudioError`: they carry nothing to learn from.
     """
     from musicnn.audio import load
 
     y, _ = load(path, sr=spec.sr, duration=spec.duration, allow_silent=False)
+    if transform is not None:
+        y = transform(y, spec.sr, str(path))
     return compute(y, spec)

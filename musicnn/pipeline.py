@@ -73,10 +73,15 @@ def load_features(
     jobs: int = 1,
     progress: bool = True,
     desc: str = "features",
+    variant: Any = None,
 ) -> Dataset:
-    """Extract (or read cached) features of every item; failures are left out and listed."""
+    """Extract (or read cached) features of every item; failures are left out and listed.
+
+    ``variant`` (:class:`musicnn.audio_augment.AudioAugment`) gives the features of an
+    augmented copy of every item instead.
+    """
     store = store if store is not None else FeatureStore()
-    res = store.extract(items.paths, spec, jobs=jobs, progress=progress, desc=desc)
+    res = store.extract(items.paths, spec, jobs=jobs, progress=progress, desc=desc, variant=variant)
     keep = res.ok
     feats = [f for f in res.features if f is not None]
     if not feats:
@@ -120,6 +125,39 @@ def build_estimator(cls: type, params: dict[str, Any], *, seed: int = 0, progres
     return cls(**params)
 
 
+def _audio_variants(audio_augment: str | None, copies: int, seed: int) -> list[Any]:
+    """The augmented copies asked for (checked before any work is done)."""
+    from musicnn.audio_augment import AudioAugment, parse_audio_augment
+
+    if not parse_audio_augment(audio_augment):
+        return []
+    if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
+        raise ConfigError(f"augment_copies={copies!r} must be an integer >= 1")
+    return [AudioAugment(audio_augment, copy=k, seed=seed) for k in range(1, copies + 1)]
+
+
+def _with_augmented_copies(train_set: Dataset, variants: list[Any], spec: FeatureSpec, store: FeatureStore | None,
+                           jobs: int, progress: bool, log: Callable[[str], None]) -> Dataset:
+    """The training set with the features of augmented copies of its items appended."""
+    Xs, ys, items = [train_set.X], [train_set.y], train_set.items
+    for variant in variants:
+        ds = load_features(items, spec, store=store, jobs=jobs, progress=progress,
+                           desc=f"features (augmented copy {variant.copy})", variant=variant)
+        if len(ds.y):
+            Xs.append(ds.X)
+            ys.append(ds.y)
+    X, y = np.concatenate(Xs), np.concatenate(ys)
+    log(f"audio augmentation: {len(y) - len(train_set.y)} augmented training examples added "
+        f"({variants[0].text}, {len(variants)} cop{'y' if len(variants) == 1 else 'ies'})")
+    return Dataset(X=X, y=y, items=items, failures=train_set.failures, n_cached=train_set.n_cached)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _clip_duration(items: Collection) -> float:
     """Median duration of the items (header only), rounded to 0.1 s."""
     from musicnn.audio import duration
@@ -144,14 +182,16 @@ def sidecar_paths(model_path: str | os.PathLike) -> dict[str, Path]:
         "confusion": p.with_name(f"{stem}.confusion.png"),
         "curves": p.with_name(f"{stem}.curves.png"),
         "curves_csv": p.with_name(f"{stem}.curves.csv"),
+        "checkpoint": p.with_name(f"{stem}.checkpoint.safetensors"),
     }
 
 
 def _write_curves_csv(history: dict[str, Any], path: Path) -> None:
-    """Loss and accuracy per epoch: ``epoch,train_loss,val_loss,val_accuracy`` (blank when absent)."""
+    """Loss, accuracy and learning rate per epoch:
+    ``epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr`` (blank when absent)."""
     import csv
 
-    columns = ("train_loss", "val_loss", "val_accuracy")
+    columns = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["epoch", *columns])
@@ -186,6 +226,9 @@ def train(
     store: FeatureStore | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    resume: bool = False,
+    audio_augment: str | None = None,
+    augment_copies: int = 1,
 ) -> TrainOutcome:
     """Train a model on a data set and evaluate it on held-out groups.
 
@@ -218,16 +261,36 @@ def train(
     progress : bool
     log : callable
         Receives progress messages.
+    resume : bool
+        Torch models save their training state after every epoch in
+        ``<name>.checkpoint.safetensors`` beside ``out`` (removed once the model is
+        saved); with ``resume`` a run interrupted by a crash or Ctrl-C continues from it
+        to the result the uninterrupted run would have given.
+    audio_augment : str or None
+        Audio augmentations (``"gain,pitch,shift"``, see :mod:`musicnn.audio_augment`):
+        ``augment_copies`` augmented copies of every training file are added to the
+        training split (never to validation or test); their features are cached.
+    augment_copies : int
+        Augmented copies per training file.
 
     Returns
     -------
     TrainOutcome
+
+    Notes
+    -----
+    Started by ``torchrun`` (``WORLD_SIZE > 1``), every process reads the features (rank
+    0 extracts them first, the others read its cache), trains its share of each batch
+    (:mod:`musicnn.distributed`), and only rank 0 logs, evaluates and writes files; the
+    other processes return an outcome with ``report=None`` and no files.
     """
+    from musicnn.distributed import barrier, context
     from musicnn.evaluation import evaluate, plot_confusion, plot_curves
     from musicnn.modelfile import save_model
-    from musicnn.models import get_estimator_class
+    from musicnn.models import REGISTRY, get_estimator_class
 
     cls = get_estimator_class(model)  # fail fast on an unknown name
+    variants = _audio_variants(audio_augment, augment_copies, seed)
     coll = data if isinstance(data, Collection) else Collection.load(data)
     if len(coll.labels) < 2:
         raise DataError(f"{coll.source}: found {len(coll.labels)} label(s); a classifier needs at least 2")
@@ -237,45 +300,71 @@ def train(
     spec = spec if spec is not None else default_spec(model)
     if spec.duration is None:
         spec = spec.replace(duration=_clip_duration(splits["train"]))
+    params = {**dict(REGISTRY[model].defaults), **(params or {})}  # lstm = the RNN with cell="lstm"
+    device = str(params.get("device", "cpu")).lower()
+    dist = context("cuda" if device.startswith("cuda") or (device == "auto" and _cuda_available()) else "cpu")
+    if not dist.is_main:
+        log, progress = (lambda msg: None), False
     log(f"data: {coll.source}: {len(coll)} files, {len(coll.labels)} labels; "
         + ", ".join(f"{s} {len(c)}" for s, c in splits.items()))
     log(f"features: {spec.describe()}")
     sets = {}
     failures: list[tuple[str, str]] = []
+    if not dist.is_main:
+        barrier()  # rank 0 fills the feature cache first
     for name, part in splits.items():
         if len(part):
             ds = load_features(part, spec, store=store, jobs=jobs, progress=progress, desc=f"features ({name})")
             failures += ds.failures
             sets[name] = ds
+    if variants and "train" in sets:
+        sets["train"] = _with_augmented_copies(sets["train"], variants, spec, store, jobs, progress, log)
+    if dist.is_main and dist.enabled:
+        barrier()
     train_set = sets["train"]
     if len(train_set.y) == 0 or len(set(train_set.y)) < 2:
         raise DataError(f"{coll.source}: fewer than 2 labels left in the training split after skipping failed files")
-    est = build_estimator(cls, params or {}, seed=seed, progress=progress)
+    est = build_estimator(cls, params, seed=seed, progress=progress)
+    files = sidecar_paths(out)
+    fit_params = set(inspect.signature(est.fit).parameters)
+    fit_kw: dict[str, Any] = {}
+    if "checkpoint" in fit_params:
+        fit_kw = {"checkpoint": str(files["checkpoint"]), "resume": resume}
+        if resume:
+            log(f"resuming from {files['checkpoint']}" if files["checkpoint"].exists()
+                else f"no checkpoint at {files['checkpoint']}: starting from the first epoch")
+        elif files["checkpoint"].exists():
+            log(f"replacing the checkpoint of an earlier run, {files['checkpoint']} (--resume continues it)")
+    elif resume:
+        log(f"{model} trains without epochs or checkpoints: --resume has nothing to resume")
     val = sets.get("validation")
     unseen = sorted(set(val.y) - set(train_set.y)) if val is not None else []
     # Models with early stopping watch the validation split; the others learn from it too.
-    takes_val = "X_val" in inspect.signature(est.fit).parameters
+    takes_val = "X_val" in fit_params
     has_val = val is not None and len(val.y) > 0
     if takes_val and has_val and not unseen:
-        est.fit(train_set.X, train_set.y, X_val=val.X, y_val=val.y)
+        est.fit(train_set.X, train_set.y, X_val=val.X, y_val=val.y, **fit_kw)
         fit_on = "train (validation for early stopping)"
     elif not takes_val and has_val:
-        est.fit(np.concatenate([train_set.X, val.X]), np.concatenate([train_set.y, val.y]))
+        est.fit(np.concatenate([train_set.X, val.X]), np.concatenate([train_set.y, val.y]), **fit_kw)
         fit_on = "train + validation"
     else:
-        est.fit(train_set.X, train_set.y)
+        est.fit(train_set.X, train_set.y, **fit_kw)
         fit_on = "train"
     history = getattr(est, "history_", None)
     history = history.to_dict() if hasattr(history, "to_dict") else {}
+    if not dist.is_main:
+        return TrainOutcome(model_path=Path(out), report=None, files={}, failures=failures,
+                            counts={s: int(len(sets[s].items)) if s in sets else 0 for s in splits}, history=history)
     report = None
     test = sets.get("test")
     if test is not None and len(test.y):
         report = evaluate(test.y, est.predict(test.X), labels=[str(c) for c in est.classes_])
-    files = sidecar_paths(out)
     summary = {
         "data": coll.source,
-        "counts": {s: int(len(sets[s].y)) if s in sets else 0 for s in splits},
+        "counts": {s: int(len(sets[s].items)) if s in sets else 0 for s in splits},
         "split": {"test_size": test_size, "val_size": val_size, "seed": seed},
+        "audio_augment": None if not variants else {"augment": audio_augment, "copies": augment_copies},
         "fit_on": fit_on,
         "failed_files": len(failures),
         "history": history,
@@ -283,7 +372,10 @@ def train(
         "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "musicnn_version": __version__,
     }
+    if dist.enabled:
+        summary["processes"] = dist.world_size
     model_path = save_model(out, est, metadata={"feature_spec": spec.to_dict(), "summary": summary})
+    files["checkpoint"].unlink(missing_ok=True)  # the model file now holds the result
     written = {"model": model_path}
     if report is not None:
         files["report"].write_text(report.to_json())

@@ -2,7 +2,8 @@
 
 An entry is keyed by the audio file's identity (resolved path, size, modification time)
 and the :attr:`FeatureSpec.hash <musicnn.features.FeatureSpec.hash>`, and lives at
-``<root>/<spec hash>/<key[:2]>/<key>.npy``.  Entries are written to a temporary file in
+``<root>/<spec hash>/<key[:2]>/<key>.npy``; the features of an augmented copy
+(:class:`musicnn.audio_augment.AudioAugment`) live under ``<root>/<spec hash>/<its tag>/``.  Entries are written to a temporary file in
 the same folder and renamed into place, so a run killed at any moment leaves either a
 whole entry or none; an unreadable entry counts as a miss and is recomputed.
 
@@ -17,7 +18,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -93,26 +94,27 @@ class FeatureStore:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
         self.enabled = enabled
 
-    def entry_path(self, path: str | os.PathLike, spec: FeatureSpec) -> Path:
-        """Where the entry of ``path`` under ``spec`` lives (the file must exist)."""
+    def entry_path(self, path: str | os.PathLike, spec: FeatureSpec, variant: Any = None) -> Path:
+        """Where the entry of ``path`` under ``spec`` (and ``variant``) lives (the file must exist)."""
         key = _file_key(Path(path))
-        return self.root / spec.hash / key[:2] / f"{key}.npy"
+        folder = self.root / spec.hash if variant is None else self.root / spec.hash / variant.tag
+        return folder / key[:2] / f"{key}.npy"
 
-    def get(self, path: str | os.PathLike, spec: FeatureSpec) -> np.ndarray | None:
+    def get(self, path: str | os.PathLike, spec: FeatureSpec, variant: Any = None) -> np.ndarray | None:
         """The cached features of ``path``, or None (missing or unreadable entry)."""
         if not self.enabled:
             return None
         try:
-            entry = self.entry_path(path, spec)
+            entry = self.entry_path(path, spec, variant)
             return np.load(entry, allow_pickle=False)
         except (OSError, ValueError, EOFError):
             return None
 
-    def put(self, path: str | os.PathLike, spec: FeatureSpec, features: np.ndarray) -> None:
+    def put(self, path: str | os.PathLike, spec: FeatureSpec, features: np.ndarray, variant: Any = None) -> None:
         """Store features atomically (temporary file, then rename)."""
         if not self.enabled:
             return
-        entry = self.entry_path(path, spec)
+        entry = self.entry_path(path, spec, variant)
         entry.parent.mkdir(parents=True, exist_ok=True)
         spec_file = self.root / spec.hash / "spec.json"
         if not spec_file.exists():
@@ -129,8 +131,9 @@ class FeatureStore:
                 pass
             raise
 
-    def compute(self, path: str | os.PathLike, spec: FeatureSpec) -> tuple[np.ndarray, bool]:
-        """Features of one file from the cache, or computed and cached.
+    def compute(self, path: str | os.PathLike, spec: FeatureSpec, variant: Any = None) -> tuple[np.ndarray, bool]:
+        """Features of one file (or of its augmented copy ``variant``) from the cache, or
+        computed and cached.
 
         Returns
         -------
@@ -140,11 +143,11 @@ class FeatureStore:
         """
         from musicnn.features import extract
 
-        hit = self.get(path, spec)
+        hit = self.get(path, spec, variant)
         if hit is not None:
             return hit, True
-        feats = extract(path, spec)
-        self.put(path, spec, feats)
+        feats = extract(path, spec, variant)
+        self.put(path, spec, feats, variant)
         return feats, False
 
     def extract(
@@ -155,6 +158,7 @@ class FeatureStore:
         jobs: int = 1,
         progress: bool = True,
         desc: str = "features",
+        variant: Any = None,
     ) -> ExtractResult:
         """Features of many files, in parallel, skipping (and reporting) the ones that fail.
 
@@ -168,6 +172,8 @@ class FeatureStore:
             Show a progress bar (only on a terminal).
         desc : str
             Progress bar label.
+        variant : AudioAugment, optional
+            Extract the features of this augmented copy of each file instead.
 
         Returns
         -------
@@ -180,7 +186,7 @@ class FeatureStore:
             # cache hits are read here: only misses go to the workers
             misses = []
             for i, path in enumerate(paths):
-                hit = self.get(path, spec) if self.enabled and os.path.isfile(path) else None
+                hit = self.get(path, spec, variant) if self.enabled and os.path.isfile(path) else None
                 if hit is None:
                     misses.append(i)
                 else:
@@ -188,7 +194,7 @@ class FeatureStore:
                     result.n_cached += 1
                     bar.update(1)
             jobs = _resolve_jobs(jobs, len(misses))
-            for i, feats, cached, error in self._run([(i, paths[i]) for i in misses], spec, jobs):
+            for i, feats, cached, error in self._run([(i, paths[i]) for i in misses], spec, jobs, variant):
                 if error is None:
                     result.features[i] = feats
                     if cached:
@@ -203,10 +209,10 @@ class FeatureStore:
         result.failures.sort()
         return result
 
-    def _run(self, indexed: list[tuple[int, str]], spec: FeatureSpec, jobs: int) -> Iterable[tuple]:
+    def _run(self, indexed: list[tuple[int, str]], spec: FeatureSpec, jobs: int, variant: Any = None) -> Iterable[tuple]:
         if not indexed:
             return
-        tasks = [(i, p, spec, str(self.root), self.enabled) for i, p in indexed]
+        tasks = [(i, p, spec, str(self.root), self.enabled, variant) for i, p in indexed]
         # One BLAS thread, serial or parallel: workers do not compete for the cores with
         # BLAS threads, and every run sums in the same order (bit-identical features).
         if jobs == 1:
@@ -239,10 +245,10 @@ def _resolve_jobs(jobs: int, n: int) -> int:
 
 
 def _work(task: tuple) -> tuple[int, np.ndarray | None, bool, str | None]:
-    i, path, spec, root, enabled = task
+    i, path, spec, root, enabled, variant = task
     store = FeatureStore(root, enabled=enabled)
     try:
-        feats, cached = store.compute(path, spec)
+        feats, cached = store.compute(path, spec, variant)
         return i, feats, cached, None
     except Exception as exc:  # a batch never dies on one bad file
         return i, None, False, _describe(exc)

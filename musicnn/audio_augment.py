@@ -1,0 +1,123 @@
+"""Audio-domain augmentation: random gain, small pitch shifts and time shifts.
+
+These act on the waveform before feature extraction, so they make new training examples
+(``musicnn train --audio-augment gain,pitch --augment-copies 2``) rather than altering
+batches; spectrogram augmentation of batches lives in :mod:`musicnn.augment`.
+
+========= ======= ===============================================================
+name      default value
+========= ======= ===============================================================
+gain      6.0     gain drawn uniformly in ±value dB
+pitch     1.0     pitch shift drawn uniformly in ±value semitones (phase vocoder and
+                  resampling, :func:`librosa.effects.pitch_shift`; duration kept)
+shift     0.1     time shift drawn uniformly in ±value seconds: the sound starts later
+                  (zeros in front) or earlier (its start cut); the length is kept
+========= ======= ===============================================================
+
+Each augmented copy of a file is drawn from a generator seeded by the run's seed, the
+copy's number and the file's folder and name, so it is the same in every run, whatever the order or
+the number of processes, and its features can be cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .augment import parse_augment
+from .errors import ConfigError
+
+__all__ = ["AUDIO_AUGMENTATIONS", "AudioAugment", "parse_audio_augment"]
+
+#: name -> (default value, lowest, highest, is the low bound open)
+AUDIO_AUGMENTATIONS: dict[str, tuple[float, float, float, bool]] = {
+    "gain": (6.0, 0.0, 40.0, True),
+    "pitch": (1.0, 0.0, 12.0, True),
+    "shift": (0.1, 0.0, 5.0, True),
+}
+
+
+def parse_audio_augment(text: Any) -> dict[str, float]:
+    """Parse ``"gain,pitch=0.5,shift"`` into ``{name: value}`` (see the module table).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name (the valid ones are listed) or a value out of range.
+    """
+    return parse_augment(text, AUDIO_AUGMENTATIONS, "audio augment")
+
+
+@dataclass(frozen=True)
+class AudioAugment:
+    """One augmented copy of every file: which augmentations, and which draw.
+
+    Parameters
+    ----------
+    text : str
+        The augmentations, as for :func:`parse_audio_augment`.
+    copy : int
+        The copy's number (1, 2, ...): each copy draws other random values.
+    seed : int
+        The run's seed.
+    """
+
+    text: str
+    copy: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not parse_audio_augment(self.text):
+            raise ConfigError(f"audio augment: {self.text!r} names no augmentation")
+        if isinstance(self.copy, bool) or not isinstance(self.copy, int) or self.copy < 1:
+            raise ConfigError(f"audio augment copy={self.copy!r} must be an integer >= 1")
+
+    @property
+    def params(self) -> dict[str, float]:
+        """The parsed augmentations."""
+        return parse_audio_augment(self.text)
+
+    @property
+    def tag(self) -> str:
+        """A short name for the cache: the augmentations, the copy and the seed."""
+        canon = ",".join(f"{k}={v:g}" for k, v in sorted(self.params.items()))
+        digest = hashlib.sha1(f"{canon}|{self.copy}|{self.seed}".encode()).hexdigest()[:12]
+        return f"aug-{digest}"
+
+    def rng(self, path: str) -> np.random.Generator:
+        """The generator of this copy of ``path``, seeded by the file's folder and name
+        only, so a data set moved elsewhere draws the same values."""
+        p = Path(path)
+        key = int.from_bytes(hashlib.sha1(f"{p.parent.name}/{p.name}".encode()).digest()[:8], "little")
+        return np.random.default_rng([int(self.seed), int(self.copy), key])
+
+    def draws(self, path: str = "") -> dict[str, float]:
+        """The random values of this copy of ``path``: ``gain_db``, ``semitones``, ``shift_s``
+        (0 for an augmentation not asked for)."""
+        params, rng = self.params, self.rng(path)
+        values = {}
+        for name, key in (("gain", "gain_db"), ("pitch", "semitones"), ("shift", "shift_s")):
+            draw = rng.uniform(-1.0, 1.0)  # drawn even when unused: each value keeps its draw
+            values[key] = float(draw * params[name]) if name in params else 0.0
+        return values
+
+    def __call__(self, y: np.ndarray, sr: int, path: str = "") -> np.ndarray:
+        """Return the augmented copy of the mono signal ``y`` (same length, float32)."""
+        d = self.draws(path)
+        gain_db, steps, shift = d["gain_db"], d["semitones"], d["shift_s"]
+        out = np.asarray(y, dtype=np.float32)
+        if steps:
+            import librosa
+
+            out = librosa.effects.pitch_shift(out, sr=sr, n_steps=float(steps)).astype(np.float32)
+        n = int(round(abs(shift) * sr))
+        if n:
+            pad = np.zeros(min(n, len(out)), dtype=np.float32)
+            out = np.concatenate([pad, out[: len(out) - len(pad)]]) if shift > 0 else np.concatenate([out[len(pad):], pad])
+        if gain_db:
+            out = out * np.float32(10.0 ** (gain_db / 20.0))
+        return out
