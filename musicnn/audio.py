@@ -1,8 +1,10 @@
 """Audio loading: decode, mix down, resample and check.
 
-Every file goes through :func:`load`.  It reads WAV, FLAC, OGG/Vorbis and MP3 (and the
-other formats libsndfile knows) at any sample rate, mixes down to mono, resamples with
-soxr (the same high-quality resampler as ``librosa.load``) and returns float32 samples.
+Every file goes through :func:`load` (the whole file at once) or :func:`stream` (blocks
+of a file of any length, in bounded memory; same samples, same errors).  They read WAV,
+FLAC, OGG/Vorbis and MP3 (and the other formats libsndfile knows) at any sample rate,
+mix down to mono, resample with soxr (the same high-quality resampler as
+``librosa.load``) and return float32 samples.
 
 Errors name the file: a missing file, data that is not audio, a corrupt stream, a file
 with no samples or with non-finite samples raise :class:`~musicnn.errors.AudioError`.
@@ -16,12 +18,13 @@ import os
 import struct
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from musicnn.errors import AudioError, FeatureError
 
-__all__ = ["load", "duration", "check_sr", "TruncatedAudioWarning", "AUDIO_EXTENSIONS", "SILENCE_PEAK"]
+__all__ = ["load", "stream", "duration", "check_sr", "TruncatedAudioWarning", "AUDIO_EXTENSIONS", "SILENCE_PEAK"]
 
 #: File extensions treated as audio when a folder is scanned.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au")
@@ -257,3 +260,151 @@ def load(
     if not allow_silent and float(np.max(np.abs(y))) < SILENCE_PEAK:
         raise AudioError(f"{path}: is silent (peak below -90 dBFS); nothing to analyse")
     return y, int(sr)
+
+
+def stream(
+    path: str | os.PathLike,
+    *,
+    sr: int | None = 22050,
+    block_seconds: float = 10.0,
+    allow_silent: bool = True,
+) -> Iterator[np.ndarray]:
+    """Read an audio file block by block as float32 mono samples, in bounded memory.
+
+    The concatenated blocks equal ``load(path, sr=sr)[0]``: the same mix-down and the same
+    soxr resampler (HQ), run as a stream (:class:`soxr.ResampleStream`) so that block
+    boundaries leave no trace.  At most one decoded block of ``block_seconds`` of the
+    file (all its channels) is held at a time, whatever the file's length.  (In a file
+    damaged mid-stream, the readable part salvaged may end one codec frame sooner or
+    later than with :func:`load`, whose reads are of another size.)
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Any file :func:`load` reads.
+    sr : int or None
+        Target sample rate (``None``: the file's own rate, ``soundfile.info(path).samplerate``).
+    block_seconds : float
+        Seconds of the file decoded per block (> 0).  The blocks yielded hold about
+        ``block_seconds * sr`` samples; the resampler's delay makes the first one shorter.
+    allow_silent : bool
+        If False, a file whose peak stays below :data:`SILENCE_PEAK` raises once its last
+        block has been read (the blocks before have been yielded by then).
+
+    Yields
+    ------
+    np.ndarray [shape=(m,)], float32
+        Consecutive non-empty blocks of the mono signal.
+
+    Raises
+    ------
+    AudioError
+        Missing, empty, non-audio file (raised by this call, before any block); corrupt
+        data with no readable sample, no samples at all, non-finite samples, silence when
+        ``allow_silent`` is False (raised while iterating).  A file cut short is read as
+        far as it goes with a :class:`TruncatedAudioWarning`, as by :func:`load`.
+    """
+    path = Path(path)
+    if sr is not None:
+        sr = check_sr(sr)
+    if not (isinstance(block_seconds, (int, float)) and np.isfinite(block_seconds) and block_seconds > 0):
+        raise AudioError(f"{path}: block_seconds={block_seconds!r} must be > 0")
+    with _open_checked(path) as f:  # errors of the file itself are raised now, not at the first block
+        native_sr = f.samplerate
+        declared = f.frames
+        if f.format == "WAV":
+            declared = max(declared, _wav_declared_frames(path) or 0)
+    block = max(1024, int(round(block_seconds * native_sr)))
+    return _stream_blocks(path, native_sr, declared, sr, block, allow_silent)
+
+
+def _decoded_blocks(path: Path, block: int) -> Iterator[tuple[np.ndarray | None, str | None]]:
+    """(frames, None) for each decoded block, then (None, reason) if a decoder error stopped it."""
+    import soundfile as sf
+
+    got = 0
+    with _open_checked(path) as f:
+        while True:
+            try:
+                chunk = f.read(block, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError):
+                break  # salvage below, in small reads
+            if len(chunk) == 0:
+                return
+            got += len(chunk)
+            yield chunk, None
+            del chunk
+    # a decoder error in a large read loses the whole read: read what precedes it in small steps
+    pieces: list[np.ndarray] = []
+    held = 0
+    broken = None
+    with _open_checked(path) as f:
+        try:
+            if got:
+                f.seek(got)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            yield None, f"cannot seek: {exc}"
+            return
+        while True:
+            try:
+                chunk = f.read(1024, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                broken = str(exc).split(":")[-1].strip() or "decoder error"
+                break
+            if len(chunk) == 0:
+                break
+            pieces.append(chunk)
+            held += len(chunk)
+            if held >= block:
+                yield np.concatenate(pieces, axis=0), None
+                pieces, held = [], 0
+    if pieces:
+        yield np.concatenate(pieces, axis=0), None
+    if broken is not None:
+        yield None, broken
+
+
+def _stream_blocks(path: Path, native_sr: int, declared: int, sr: int | None, block: int,
+                   allow_silent: bool) -> Iterator[np.ndarray]:
+    resampler = None
+    if sr is not None and sr != native_sr:
+        import soxr
+
+        resampler = soxr.ResampleStream(native_sr, sr, 1, dtype="float32", quality="HQ")
+    got = 0
+    peak = 0.0
+    broken = None
+    for frames, reason in _decoded_blocks(path, block):
+        if frames is None:
+            broken = reason
+            break
+        got += len(frames)
+        y = _mix_down(frames)
+        del frames
+        if not np.isfinite(y).all():
+            raise AudioError(f"{path}: holds non-finite samples (NaN or infinity)")
+        if resampler is not None:
+            y = resampler.resample_chunk(y, last=False)
+        if len(y):
+            peak = max(peak, float(np.max(np.abs(y))))
+            yield np.ascontiguousarray(y, dtype=np.float32)
+        del y
+    if broken is not None and got == 0:
+        raise AudioError(f"{path}: corrupt audio data ({broken})")
+    if got == 0:
+        raise AudioError(f"{path}: holds no audio samples")
+    if resampler is not None:
+        y = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        if len(y):
+            peak = max(peak, float(np.max(np.abs(y))))
+            yield np.ascontiguousarray(y, dtype=np.float32)
+        del y
+    if broken is not None or got < declared - max(2, int(0.001 * declared)):
+        warnings.warn(
+            f"{path}: truncated: the header promises {declared / native_sr:.3f}s but the file holds "
+            f"{got / native_sr:.3f}s" + (f" ({broken})" if broken else "") + "; read what is there",
+            TruncatedAudioWarning,
+            stacklevel=2,
+        )
+    if not allow_silent and peak < SILENCE_PEAK:
+        raise AudioError(f"{path}: is silent (peak below -90 dBFS); nothing to analyse")

@@ -288,6 +288,57 @@ def models_cmd() -> None:
         click.echo(f"{name:<{width}}  {rec.kind:<15}  {rec.description}")
 
 
+@main.command("info")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the model file's metadata as JSON.")
+@_handle_errors
+def info(model, as_json) -> None:
+    """Describe a trained MODEL: family, classes, features, training, and its network.
+
+    For torch models the summary gives the parameter count and the layers; convolutional
+    models add their receptive field (in frames and bins, and in seconds / Hz of the
+    model's features), recurrent ones their cell, directions and pooling.
+    """
+    import json
+
+    from musicnn.modelfile import load_model, read_metadata
+
+    meta = read_metadata(model)
+    if as_json:
+        click.echo(json.dumps(meta, indent=2, default=str))
+        return
+    from musicnn.features import FeatureSpec
+
+    learned = meta.get("learned", {})
+    summary = meta.get("summary") or {}
+    click.echo(f"model: {model}")
+    click.echo(f"family: {meta['family']}")
+    if "classes" in learned:
+        click.echo(f"classes ({len(learned['classes'])}): {', '.join(learned['classes'])}")
+    spec = FeatureSpec.from_dict(meta["feature_spec"]) if meta.get("feature_spec") else None
+    if spec is not None:
+        click.echo(f"features: {spec.describe()}")
+    params = ", ".join(f"{k}={v!r}" for k, v in sorted(meta.get("params", {}).items()))
+    click.echo(f"parameters: {params}")
+    hist = summary.get("history") or {}
+    if hist.get("n_epochs"):
+        click.echo(f"training: {hist['n_epochs']} epochs (best {hist.get('best_epoch')}), "
+                   f"{hist.get('seconds', 0):.1f} s; fit on {summary.get('fit_on', '?')}")
+    if summary.get("test"):
+        t = summary["test"]
+        click.echo(f"test (held-out groups, n={t['n']}): accuracy {t['accuracy']:.3f}, "
+                   f"macro F1 {t['macro_f1']:.3f}")
+    est, _ = load_model(model)
+    describe = getattr(est, "summary", None)
+    if callable(describe):
+        click.echo(describe())
+    rf = getattr(est, "receptive_field", None)
+    if callable(rf) and spec is not None:
+        frames, bins = rf()[:2]
+        click.echo(f"receptive field: {frames * spec.hop_length / spec.sr:.3f} s over {bins} of "
+                   f"{est.n_features_in_} {spec.kind} bins (hop {spec.hop_length} at {spec.sr} Hz)")
+
+
 @main.command()
 @click.option("--data", required=True, type=click.Path(exists=True), help="DATA: folder-per-label tree or CSV manifest.")
 @click.option("--model", "model_name", required=True, help="Model family (see `musicnn models`): mlp, cnn, ...")
@@ -300,16 +351,37 @@ def models_cmd() -> None:
 @click.option("--val-size", type=float, default=0.15, show_default=True, help="Fraction held out for early stopping.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the split and the model.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--lr-schedule", type=click.Choice(["constant", "step", "cosine", "plateau"]), default=None,
+              help="Learning-rate schedule of torch models (default: constant).")
+@click.option("--class-weight", type=click.Choice(["none", "balanced"]), default=None,
+              help="balanced: weight each class's loss by n / (n_classes * n_class), for unbalanced data.")
+@click.option("--augment", default=None, metavar="LIST",
+              help="Spectrogram augmentation of training batches: specaugment, crop, mixup, each optionally "
+                   "NAME=VALUE, comma-separated (e.g. specaugment,mixup=0.4).")
+@click.option("--audio-augment", default=None, metavar="LIST",
+              help="Add augmented copies of the training files: gain, pitch, shift, each optionally NAME=VALUE "
+                   "(±dB, ±semitones, ±seconds), comma-separated.")
+@click.option("--augment-copies", type=click.IntRange(1), default=1, show_default=True,
+              help="Augmented copies per training file (with --audio-augment).")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted run from <name>.checkpoint.safetensors (written after every epoch).")
 @_cache_options
 @click.pass_context
 @_handle_errors
-def train(ctx, data, model_name, out, max_epochs, params, test_size, val_size, seed, device, jobs, cache_dir, no_cache,
-          **feature_opts) -> None:
+def train(ctx, data, model_name, out, max_epochs, params, test_size, val_size, seed, device, lr_schedule, class_weight,
+          augment, audio_augment, augment_copies, resume, jobs, cache_dir, no_cache, **feature_opts) -> None:
     """Train a model on DATA, evaluate it on held-out groups, and save it.
 
     Writes MODEL (.safetensors: weights plus JSON metadata) and beside it
     <name>.report.json, <name>.confusion.png and the training curves
-    <name>.curves.png / <name>.curves.csv (loss and accuracy per epoch).
+    <name>.curves.png / <name>.curves.csv (loss, accuracy and learning rate per epoch).
+
+    Torch models save their training state after every epoch in
+    <name>.checkpoint.safetensors; after a crash or Ctrl-C, the same command with
+    --resume continues to the result the uninterrupted run would have given.
+
+    Data-parallel training over several processes (gloo on CPU, NCCL on GPUs):
+    torchrun --nproc_per_node 2 -m musicnn train ...
     """
     from musicnn.models import get_estimator_class
     from musicnn.pipeline import train as run_train
@@ -320,10 +392,28 @@ def train(ctx, data, model_name, out, max_epochs, params, test_size, val_size, s
     if max_epochs is not None:
         extra["max_epochs"] = max_epochs
     extra.setdefault("device", device)
+    for name, value in (("lr_schedule", lr_schedule), ("augment", augment),
+                        ("class_weight", None if class_weight == "none" else class_weight)):
+        if value is not None:
+            extra.setdefault(name, value)
     log = click.echo if _progress_enabled(ctx) else (lambda msg: None)
-    outcome = run_train(data, model_name, out, spec=spec,
-                        params=extra, test_size=test_size, val_size=val_size, seed=seed, jobs=jobs,
-                        store=_store(cache_dir, no_cache), progress=_progress_enabled(ctx), log=log)
+    try:
+        outcome = run_train(data, model_name, out, spec=spec,
+                            params=extra, test_size=test_size, val_size=val_size, seed=seed, jobs=jobs,
+                            store=_store(cache_dir, no_cache), progress=_progress_enabled(ctx), log=log,
+                            resume=resume, audio_augment=audio_augment, augment_copies=augment_copies)
+    except KeyboardInterrupt:
+        from musicnn.pipeline import sidecar_paths
+
+        ckpt = sidecar_paths(out)["checkpoint"]
+        if ckpt.exists():
+            _echo_err(f"Interrupted. The training state after the last finished epoch is in {ckpt}; "
+                      "run the same command with --resume to continue.")
+        else:
+            _echo_err("Interrupted before the first epoch finished; nothing to resume.")
+        sys.exit(130)
+    if not outcome.files:  # a secondary process of a distributed run: rank 0 reports
+        return
     hist = outcome.history
     if hist:
         click.echo(f"trained {hist.get('n_epochs')} epochs (best {hist.get('best_epoch')}) in {hist.get('seconds', 0):.1f} s")
@@ -363,25 +453,61 @@ def evaluate(ctx, model, data, split, as_json, confusion, jobs, cache_dir, no_ca
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--top-k", "-k", type=click.IntRange(1), default=3, show_default=True, help="Labels shown per file.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="What is printed on stdout (the files classified by this call).")
 @click.option("--overlap", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True,
-              help="Overlap of the analysis windows.")
+              help="Overlap of the analysis windows (a fraction of the window).")
+@click.option("--hop", type=click.FloatRange(0, min_open=True), default=None, metavar="SECONDS",
+              help="Seconds between window starts, instead of --overlap.")
+@click.option("--aggregate", "method", type=click.Choice(["mean", "max", "vote"]), default="mean", show_default=True,
+              help="How window probabilities make the file's scores: mean probability; max: each class's "
+                   "highest window probability (not renormalised); vote: share of windows won, ties broken "
+                   "by the mean probability.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Results file (.csv or .jsonl): one row per file, written as each file completes; files "
+                   "it already holds are skipped, so rerunning after a crash resumes.")
+@click.option("--segments", type=click.Path(dir_okay=False), default=None,
+              help="Write each file's window timeline (start, end, top label, every class's probability) as "
+                   ".csv or .json; with several files use a {stem} field, e.g. segments/{stem}.csv.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
+              help="Windows per forward pass (windows of several files share a batch).")
 @click.pass_context
 @_handle_errors
-def classify(ctx, model, files, top_k, fmt, overlap) -> None:
+def classify(ctx, model, files, top_k, fmt, overlap, hop, method, out, segments, batch_size) -> None:
     """Classify audio FILES of any length with the model file MODEL.
 
-    Each file is cut into windows of the model's clip length; their probabilities are
-    averaged and the top-k labels printed.
+    Each file is streamed (an hour of audio needs no more memory than a minute) and cut
+    into windows of the model's clip length, every --hop seconds (default: half a window);
+    the last window ends at the end of the file. The window probabilities (batched across
+    files) are combined by --aggregate and the top-k labels printed. Files that fail are
+    skipped and listed at the end; the exit status is then 3.
+
+    \b
+    Examples:
+      musicnn classify runs/cnn.safetensors song.wav --aggregate vote --segments song.csv
+      musicnn classify runs/cnn.safetensors music/*.flac --out results.csv \\
+          --segments segments/{stem}.json     # rerun the same command to resume
     """
+    from musicnn.errors import ConfigError
     from musicnn.features import FeatureSpec
-    from musicnn.inference import classify_files
+    from musicnn.inference import classify_batch, segment_paths
+
+    if hop is not None and ctx.get_parameter_source("overlap") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("give --hop or --overlap, not both")
+    if out is not None and Path(out).suffix.lower() not in (".csv", ".jsonl"):
+        raise click.BadParameter(f"{out!r}: use a .csv or .jsonl file name", param_hint="--out")
+    if segments is not None:
+        try:
+            segment_paths(segments, list(files))
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--segments") from None
     from musicnn.modelfile import load_model
 
     est, meta = load_model(model)
     spec = FeatureSpec.from_dict(meta["feature_spec"])
-    preds, failures = classify_files(est, spec, list(files), top_k=top_k, overlap=overlap,
-                                     progress=_progress_enabled(ctx))
+    report = classify_batch(est, spec, list(files), out=out, segments=segments, top_k=top_k, overlap=overlap,
+                            hop=hop, aggregate=method, batch_size=batch_size, progress=_progress_enabled(ctx))
+    preds, failures = report.predictions, report.failures
     if fmt == "json":
         click.echo(json.dumps([p.to_dict() for p in preds], indent=2))
     elif fmt == "csv":
@@ -397,6 +523,10 @@ def classify(ctx, model, files, top_k, fmt, overlap) -> None:
         for p in preds:
             others = "  ".join(f"{lab} {prob:.2f}" for lab, prob in p.top)
             click.echo(f"{p.path:<{width}}  {p.label:<12} {others}")
+    if out is not None:
+        if report.skipped:
+            _echo_err(f"skipped {len(report.skipped)} files already in {out}")
+        _echo_err(f"wrote {len(preds)} rows to {out}")
     ctx.exit(_report_failures(failures))
 
 
@@ -407,14 +537,19 @@ def classify(ctx, model, files, top_k, fmt, overlap) -> None:
               help="Where to write: .npz (paths, embeddings), .csv (path, e0, e1, ...) or .json.")
 @click.option("--overlap", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True,
               help="Overlap of the analysis windows.")
+@click.option("--hop", type=click.FloatRange(0, min_open=True), default=None, metavar="SECONDS",
+              help="Seconds between window starts, instead of --overlap.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
+              help="Windows per forward pass (windows of several files share a batch).")
 @click.pass_context
 @_handle_errors
-def embed(ctx, model, files, out, overlap) -> None:
+def embed(ctx, model, files, out, overlap, hop, batch_size) -> None:
     """Write one embedding per audio file with the model file MODEL.
 
     The embedding is the model's penultimate layer (MLP, CNN; the Gaussian activations of
     the RBF network) or its learned features (RBM, Hebbian, SOM grid position...),
     averaged over the file's windows: vectors for timbre maps, retrieval or transfer.
+    Files are streamed and their windows batched across files, as by `classify`.
     """
     import numpy as np
 
@@ -426,9 +561,12 @@ def embed(ctx, model, files, out, overlap) -> None:
     suffix = target.suffix.lower()
     if suffix not in (".npz", ".csv", ".json"):
         raise click.BadParameter(f"{out!r}: use a .npz, .csv or .json file name", param_hint="--out")
+    if hop is not None and ctx.get_parameter_source("overlap") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("give --hop or --overlap, not both")
     est, meta = load_model(model)
     spec = FeatureSpec.from_dict(meta["feature_spec"])
-    paths, emb, failures = embed_files(est, spec, list(files), overlap=overlap, progress=_progress_enabled(ctx))
+    paths, emb, failures = embed_files(est, spec, list(files), overlap=overlap, hop=hop, batch_size=batch_size,
+                                       progress=_progress_enabled(ctx))
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         import csv

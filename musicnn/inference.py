@@ -1,25 +1,84 @@
-"""Inference: classify audio files of any length with a trained model.
+"""Inference: classify (or embed) audio files of any length with a trained model.
 
-A file is cut into windows of the model's clip length (``FeatureSpec.duration``) that
-overlap by ``overlap`` (default one half); the last window is aligned to the end of the
-file so that no audio is left out, and a file shorter than one window gives one window,
-zero-padded.  Each window's class probabilities come from one batched forward pass;
-the file's probabilities are their mean, and the top-k labels are reported.
+Windows
+-------
+A file is cut into analysis windows of the model's clip length (``FeatureSpec.duration``)
+every ``hop`` seconds (by default half a window: ``overlap=0.5``); the last window is
+aligned to the end of the file so that no audio is left out, and a file shorter than one
+window gives one window, zero-padded.  Files are read with :func:`musicnn.audio.stream`,
+block by block, and the windows are assembled from a small buffer (one window plus one
+block), so a file of an hour needs no more memory than a file of a minute.
+
+Batches
+-------
+Each window's features go into a batch of ``batch_size`` windows (64 by default) that
+may hold windows of several files; the model's ``predict_proba`` (any fitted estimator
+with ``predict_proba`` and ``classes_``: numpy or torch families alike) runs once per
+batch.  Only the window probabilities are kept, ``(n_windows, n_classes)`` per file.
+
+Aggregation
+-----------
+The window probabilities of a file give its label (:func:`aggregate_windows`):
+
+``mean``  (default) the mean probability of each class over the windows; sums to 1.
+``max``   the largest probability each class reaches in any window, *not* renormalised:
+          "how sure is the model that this class occurs somewhere"; the scores need not
+          sum to 1.
+``vote``  each window votes for its most probable class; a class scores its share of the
+          votes (sums to 1); ties are broken by the mean probability.
+
+Results
+-------
+:func:`classify_batch` writes one row per file to a results file (``.csv`` or
+``.jsonl``) as each file completes, skips the files a results file already holds (a rerun
+after a crash resumes where it stopped), and writes each file's window timeline
+(``segments``) to CSV or JSON.  A file that cannot be read or classified is reported and
+skipped; it never stops the batch.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from musicnn.errors import ConfigError, MusicnnError
 from musicnn.features import FeatureSpec, compute
 
-__all__ = ["Prediction", "window_starts", "window_features", "classify_signal", "classify_files", "embed_files",
-           "embedding_function"]
+__all__ = [
+    "AGGREGATES",
+    "BatchReport",
+    "Prediction",
+    "ResultsFile",
+    "aggregate_windows",
+    "classify_batch",
+    "classify_files",
+    "classify_signal",
+    "embed_files",
+    "embedding_function",
+    "iter_windows",
+    "segment_paths",
+    "window_features",
+    "window_geometry",
+    "window_starts",
+    "write_segments",
+]
+
+#: Ways of turning window probabilities into a file's scores.
+AGGREGATES = ("mean", "max", "vote")
+
+#: Windows per forward pass, by default.
+BATCH_SIZE = 64
+
+#: Seconds of a file decoded per block when streaming, by default.
+BLOCK_SECONDS = 10.0
 
 
 @dataclass
@@ -30,12 +89,25 @@ class Prediction:
     ----------
     path : str
     label : str
-        The most probable class.
+        The best class under ``aggregate``.
     top : list of (str, float)
-        The ``top_k`` classes with their mean probabilities, most probable first.
+        The ``top_k`` best classes with their scores, best first.  The score is the mean
+        probability (``mean``), the largest window probability (``max``) or the share of
+        window votes (``vote``).
     n_windows : int
     seconds : float
-        Duration of the audio analysed.
+        Duration of the audio analysed (at the model's sample rate).
+    aggregate : str
+        How the windows were combined: ``mean``, ``max`` or ``vote``.
+    classes : tuple of str
+        The model's classes, in the order of ``scores`` and of the columns of ``windows``.
+    scores : np.ndarray [shape=(n_classes,)] or None
+        Every class's score under ``aggregate``.
+    windows : np.ndarray [shape=(n_windows, n_classes)] or None
+        The probabilities of each window (None when not kept).
+    starts, ends : np.ndarray [shape=(n_windows,)] or None
+        Start and end of each window in seconds; the end of a window that runs past the
+        end of the file (zero-padded) is the end of the file.
     """
 
     path: str
@@ -43,16 +115,35 @@ class Prediction:
     top: list[tuple[str, float]] = field(default_factory=list)
     n_windows: int = 0
     seconds: float = 0.0
+    aggregate: str = "mean"
+    classes: tuple[str, ...] = ()
+    scores: np.ndarray | None = None
+    windows: np.ndarray | None = None
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+
+    @property
+    def score(self) -> float:
+        """The score of the best class."""
+        return self.top[0][1] if self.top else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
+        """The file-level result (no windows) as JSON-able values.
+
+        ``top`` entries keep the key ``probability`` for the score under every aggregate
+        (the mean probability, the peak window probability or the vote share).
+        """
         return {
             "path": self.path,
             "label": self.label,
             "top": [{"label": lab, "probability": round(p, 6)} for lab, p in self.top],
             "n_windows": self.n_windows,
             "seconds": round(self.seconds, 3),
+            "aggregate": self.aggregate,
         }
 
+
+# -- windows ----------------------------------------------------------------------------
 
 def window_starts(n: int, win: int, hop: int) -> list[int]:
     """Start samples of the analysis windows over ``n`` samples.
@@ -70,32 +161,329 @@ def window_starts(n: int, win: int, hop: int) -> list[int]:
     return starts
 
 
-def window_features(spec: FeatureSpec, y: np.ndarray, *, overlap: float = 0.5) -> np.ndarray:
-    """Features of each analysis window of a mono signal at ``spec.sr``, stacked.
+def window_geometry(spec: FeatureSpec, *, overlap: float = 0.5, hop: float | None = None,
+                    n: int | None = None) -> tuple[int | None, int | None]:
+    """Window and hop in samples at ``spec.sr``.
+
+    Parameters
+    ----------
+    spec : FeatureSpec
+        The window is ``spec.duration`` seconds.
+    overlap : float
+        Overlap of consecutive windows in [0, 1), used when ``hop`` is None.
+    hop : float or None
+        Seconds between window starts (> 0); overrides ``overlap``.  A hop longer than the
+        window skips audio between windows.
+    n : int or None
+        Samples of the signal: the window of a spec without ``duration`` (one window per file).
+
+    Returns
+    -------
+    win, hop : int or None
+        Samples; both None for a spec without ``duration`` when ``n`` is not given.
+    """
+    if hop is None:
+        if not (isinstance(overlap, (int, float)) and 0 <= overlap < 1):
+            raise ConfigError(f"overlap={overlap!r} must be in [0, 1)")
+    elif not (isinstance(hop, (int, float)) and np.isfinite(hop) and hop > 0):
+        raise ConfigError(f"hop={hop!r} must be > 0 seconds")
+    if spec.duration is None:
+        if n is None:
+            return None, None
+        win = max(int(n), 1)
+    else:
+        win = max(int(round(spec.duration * spec.sr)), 1)
+    step = int(round(hop * spec.sr)) if hop is not None else int(round(win * (1 - overlap)))
+    return win, max(1, step)
+
+
+def window_features(spec: FeatureSpec, y: np.ndarray, *, overlap: float = 0.5, hop: float | None = None) -> np.ndarray:
+    """Features of each analysis window of a whole mono signal at ``spec.sr``, stacked.
 
     Returns
     -------
     np.ndarray [shape=(n_windows, ...)]
     """
-    if not 0 <= overlap < 1:
-        raise ConfigError(f"overlap={overlap!r} must be in [0, 1)")
-    win = int(round((spec.duration or len(y) / spec.sr) * spec.sr))
-    win = max(win, 1)
-    hop = max(1, int(round(win * (1 - overlap))))
-    return np.stack([compute(y[s : s + win], spec) for s in window_starts(len(y), win, hop)])
+    win, step = window_geometry(spec, overlap=overlap, hop=hop, n=len(y))
+    return np.stack([compute(y[s : s + win], spec) for s in window_starts(len(y), win, step)])
 
 
-def classify_signal(model, spec: FeatureSpec, y: np.ndarray, *, overlap: float = 0.5) -> tuple[np.ndarray, int]:
-    """Mean class probabilities of a mono signal at ``spec.sr`` over its windows.
+def iter_windows(blocks: Iterable[np.ndarray], win: int | None, hop: int | None) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Cut a stream of sample blocks into the windows of :func:`window_starts`.
+
+    Only one window plus one block is held at a time: the windows are emitted as soon as
+    their samples have arrived, and the samples no later window needs are dropped.
+
+    Parameters
+    ----------
+    blocks : iterable of np.ndarray [shape=(m,)]
+        Consecutive blocks of a mono signal.
+    win, hop : int or None
+        Window and hop in samples; ``win=None``: one window of the whole signal (held whole).
+
+    Yields
+    ------
+    start, end : int
+        The window's first sample and the end of the audio it holds (``<= start + win``).
+    window : np.ndarray [shape=(end - start,)]
+        A view valid until the next window is asked for (copy it to keep it); shorter than
+        ``win`` only for a signal shorter than one window.
+    """
+    if win is None:
+        parts = [np.asarray(b, dtype=np.float32) for b in blocks]
+        y = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        if len(y):
+            yield 0, len(y), y
+        return
+    if win <= 0 or hop <= 0:
+        raise ConfigError(f"window ({win}) and hop ({hop}) must be > 0 samples")
+    buf = np.zeros(0, dtype=np.float32)
+    origin = 0  # sample index of buf[0]
+    total = 0  # samples received
+    nxt = 0  # start of the next regular window
+    last = None  # start of the last window emitted
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float32)
+        if not len(block):
+            continue
+        buf = np.concatenate([buf, block]) if len(buf) else block.copy()
+        total += len(block)
+        while nxt + win <= total:
+            a = nxt - origin
+            yield nxt, nxt + win, buf[a : a + win]
+            last = nxt
+            nxt += hop
+        # keep what the next regular window and a final end-aligned window may need
+        keep = max(0, min(nxt, total - win))
+        if keep > origin:
+            buf = buf[keep - origin :].copy() if keep - origin < len(buf) else np.zeros(0, dtype=np.float32)
+            origin = keep
+    if total == 0:
+        return
+    if last is None:  # shorter than one window: one window, zero-padded by compute()
+        yield 0, total, buf[: total - origin]
+    elif last + win < total:
+        a = total - win - origin
+        yield total - win, total, buf[a : a + win]
+
+
+# -- aggregation --------------------------------------------------------------------------
+
+def aggregate_windows(proba: np.ndarray, method: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """A file's class scores from its window probabilities.
+
+    Parameters
+    ----------
+    proba : np.ndarray [shape=(n_windows, n_classes)]
+    method : str
+        ``mean`` (mean probability), ``max`` (each class's largest window probability, not
+        renormalised) or ``vote`` (share of the windows whose most probable class it is;
+        ties broken by the mean probability, then by class order).
 
     Returns
     -------
-    proba : np.ndarray [shape=(n_classes,)]
+    scores : np.ndarray [shape=(n_classes,)], float64
+    order : np.ndarray [shape=(n_classes,)], int
+        Class indices, best first.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2 or proba.shape[0] == 0 or proba.shape[1] == 0:
+        raise ConfigError(f"window probabilities must be (n_windows, n_classes) with n_windows >= 1, got {proba.shape}")
+    if method == "mean":
+        scores = proba.mean(axis=0)
+        return scores, np.argsort(-scores, kind="stable")
+    if method == "max":
+        scores = proba.max(axis=0)
+        return scores, np.argsort(-scores, kind="stable")
+    if method == "vote":
+        votes = np.bincount(proba.argmax(axis=1), minlength=proba.shape[1])
+        scores = votes / proba.shape[0]
+        mean = proba.mean(axis=0)
+        order = np.lexsort((np.arange(len(scores)), -mean, -votes))  # last key first: votes, then mean
+        return scores, order
+    raise ConfigError(f"aggregate={method!r} is not a way to combine windows; valid: {', '.join(AGGREGATES)}")
+
+
+def classify_signal(model, spec: FeatureSpec, y: np.ndarray, *, overlap: float = 0.5, hop: float | None = None,
+                    method: str = "mean") -> tuple[np.ndarray, int]:
+    """Class scores of a whole mono signal at ``spec.sr`` over its windows (no streaming).
+
+    Returns
+    -------
+    scores : np.ndarray [shape=(n_classes,)]
+        Mean probabilities by default (see :func:`aggregate_windows`).
     n_windows : int
     """
-    feats = window_features(spec, y, overlap=overlap)
+    feats = window_features(spec, y, overlap=overlap, hop=hop)
     proba = np.asarray(model.predict_proba(feats), dtype=np.float64)
-    return proba.mean(axis=0), len(feats)
+    return aggregate_windows(proba, method)[0], len(feats)
+
+
+# -- the streaming, batching engine ---------------------------------------------------------
+
+class _File:
+    """One file going through the engine."""
+
+    __slots__ = ("path", "starts", "ends", "rows", "n_added", "n_done", "n_samples", "closed", "error")
+
+    def __init__(self, path: str):
+        self.path = path
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.rows: list[np.ndarray] = []
+        self.n_added = 0
+        self.n_done = 0
+        self.n_samples = 0
+        self.closed = False  # every window is in a batch
+        self.error: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.error is not None or (self.closed and self.n_done == self.n_added)
+
+
+class _CallbackError(Exception):
+    """Wraps an error of a result callback so that no file takes the blame for it."""
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, MusicnnError) else f"{type(exc).__name__}: {exc}"
+
+
+def _run_windows(
+    fn: Callable[[np.ndarray], Any],
+    spec: FeatureSpec,
+    paths: Sequence[str | os.PathLike],
+    *,
+    overlap: float,
+    hop: float | None,
+    batch_size: int,
+    block_seconds: float,
+    on_done: Callable[[_File, np.ndarray], None],
+    on_fail: Callable[[str, str], None],
+    progress_desc: str,
+    progress: bool,
+) -> None:
+    """Stream every file, batch its windows' features across files, run ``fn`` per batch.
+
+    ``on_done(file, rows)`` is called with a file's ``(n_windows, ...)`` outputs as soon as
+    its last window has been through ``fn``; ``on_fail(path, reason)`` for a file that
+    failed; both in input order.
+    """
+    from musicnn.audio import stream
+    from musicnn.progress import progress_bar
+
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"batch_size={batch_size!r} must be an integer >= 1")
+    win, step = window_geometry(spec, overlap=overlap, hop=hop)
+    feats: list[np.ndarray] = []
+    owners: list[_File] = []
+    pending: deque[_File] = deque()
+    bar = progress_bar(len(paths), progress_desc, "file", progress)
+
+    def fail(f: _File, reason: str) -> None:
+        if f.error is None:
+            f.error = reason
+            f.rows = []
+
+    def outputs(X: np.ndarray) -> np.ndarray:
+        out = np.asarray(fn(X))
+        if out.ndim == 0 or out.shape[0] != len(X):
+            raise ConfigError(f"the model returned {out.shape[0] if out.ndim else 'a scalar'} rows for {len(X)} windows")
+        return out
+
+    def flush() -> None:
+        if not feats:
+            return
+        X = np.stack(feats)
+        batch_owners = list(owners)
+        feats.clear()
+        owners.clear()
+        try:
+            out = outputs(X)
+        except Exception as exc:  # isolate the file(s) at fault: run each file's windows alone
+            out = None
+            first_reason = _reason(exc)
+        if out is not None:
+            start = 0
+            for i in range(1, len(batch_owners) + 1):  # one slice per run of windows of one file
+                if i == len(batch_owners) or batch_owners[i] is not batch_owners[start]:
+                    f = batch_owners[start]
+                    if f.error is None:
+                        f.rows.append(out[start:i])
+                    f.n_done += i - start
+                    start = i
+            finish_ready()
+            return
+        idx: dict[int, list[int]] = {}
+        files: dict[int, _File] = {}
+        for i, f in enumerate(batch_owners):
+            idx.setdefault(id(f), []).append(i)
+            files[id(f)] = f
+        for key, rows in idx.items():
+            f = files[key]
+            f.n_done += len(rows)
+            if f.error is not None:
+                continue
+            if len(files) == 1:
+                fail(f, first_reason)
+                break
+            try:
+                f.rows.append(outputs(X[rows]))
+            except Exception as exc:
+                fail(f, _reason(exc))
+        finish_ready()
+
+    def finish_ready() -> None:
+        while pending and pending[0].complete:
+            f = pending.popleft()
+            if f.error is not None:
+                on_fail(f.path, f.error)
+            else:
+                rows = np.concatenate(f.rows, axis=0)
+                f.rows = []
+                try:
+                    on_done(f, rows)
+                except Exception as exc:  # e.g. the results file cannot be written: stop, not one file's fault
+                    raise _CallbackError() from exc
+            bar.update(1)
+
+    try:
+        for path in paths:
+            f = _File(str(path))
+            pending.append(f)
+            try:
+                blocks = stream(path, sr=spec.sr, block_seconds=block_seconds, allow_silent=False)
+                for start, end, w in iter_windows(blocks, win, step):
+                    x = compute(w, spec)
+                    if feats and x.shape != feats[0].shape:  # files of their own length (no duration)
+                        flush()
+                    if f.error is not None:  # the model failed on this file's windows
+                        break
+                    feats.append(x)
+                    owners.append(f)
+                    f.starts.append(start)
+                    f.ends.append(end)
+                    f.n_added += 1
+                    f.n_samples = end
+                    if len(feats) >= batch_size:
+                        flush()
+                f.closed = True
+            except _CallbackError:
+                raise
+            except Exception as exc:  # a batch never dies on one bad file
+                fail(f, _reason(exc))
+            if f.error is not None and owners:
+                keep = [i for i, o in enumerate(owners) if o is not f]
+                feats[:] = [feats[i] for i in keep]
+                owners[:] = [owners[i] for i in keep]
+            finish_ready()
+        flush()
+        finish_ready()
+    except _CallbackError as exc:
+        raise exc.__cause__ from None
+    finally:
+        bar.close()
 
 
 def classify_files(
@@ -105,64 +493,342 @@ def classify_files(
     *,
     top_k: int = 3,
     overlap: float = 0.5,
+    hop: float | None = None,
+    aggregate: str = "mean",
+    batch_size: int = BATCH_SIZE,
+    block_seconds: float = BLOCK_SECONDS,
+    keep_windows: bool = True,
+    on_result: Callable[[Prediction], None] | None = None,
     progress: bool = True,
 ) -> tuple[list[Prediction], list[tuple[str, str]]]:
-    """Classify files; a file that fails is reported and skipped.
+    """Classify files of any length, streamed, their windows batched across files.
+
+    A file that fails (missing, corrupt, empty, silent, or the model fails on it) is
+    reported and skipped.
 
     Parameters
     ----------
     model : fitted classifier with ``predict_proba`` and ``classes_``
     spec : FeatureSpec
-        The spec the model was trained with.
+        The spec the model was trained with; windows are ``spec.duration`` long (a spec
+        without duration: one window per file, read whole).
     paths : sequence of path
     top_k : int
         Labels reported per file.
     overlap : float
-        Window overlap in [0, 1).
+        Window overlap in [0, 1) (when ``hop`` is None).
+    hop : float or None
+        Seconds between window starts; overrides ``overlap``.
+    aggregate : str
+        ``mean``, ``max`` or ``vote`` (see :func:`aggregate_windows`).
+    batch_size : int
+        Windows per ``predict_proba`` call; a batch holds windows of several files.
+    block_seconds : float
+        Seconds of audio decoded per block.
+    keep_windows : bool
+        Keep each file's window probabilities and times in the returned predictions
+        (``on_result`` always gets them).
+    on_result : callable or None
+        Called with each :class:`Prediction` as soon as its file is done, in input order.
     progress : bool
 
     Returns
     -------
     predictions : list of Prediction
+        In input order.
     failures : list of (str, str)
         ``(path, reason)`` for each file that could not be classified.
     """
-    from musicnn.audio import load
-    from musicnn.progress import progress_bar
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise ConfigError(f"top_k={top_k!r} must be >= 1")
+    if aggregate not in AGGREGATES:
+        raise ConfigError(f"aggregate={aggregate!r} is not a way to combine windows; valid: {', '.join(AGGREGATES)}")
+    classes = tuple(str(c) for c in model.classes_)
+    k = min(int(top_k), len(classes))
+    method = aggregate
+    predictions: list[Prediction] = []
+    failures: list[tuple[str, str]] = []
 
-    if top_k < 1:
-        raise ConfigError(f"top_k={top_k} must be >= 1")
-    classes = [str(c) for c in model.classes_]
-    k = min(top_k, len(classes))
-    predictions, failures = [], []
-    bar = progress_bar(len(paths), "classify", "file", progress)
-    try:
-        for path in paths:
-            try:
-                y, _ = load(path, sr=spec.sr, allow_silent=False)
-                proba, n_windows = classify_signal(model, spec, y, overlap=overlap)
-            except MusicnnError as exc:
-                failures.append((str(path), str(exc)))
-                continue
-            except Exception as exc:  # a batch never dies on one bad file
-                failures.append((str(path), f"{type(exc).__name__}: {exc}"))
-                continue
-            finally:
-                bar.update(1)
-            order = np.argsort(-proba, kind="stable")[:k]
-            predictions.append(
-                Prediction(
-                    path=str(path),
-                    label=classes[order[0]],
-                    top=[(classes[i], float(proba[i])) for i in order],
-                    n_windows=n_windows,
-                    seconds=len(y) / spec.sr,
-                )
-            )
-    finally:
-        bar.close()
+    def proba(X: np.ndarray) -> np.ndarray:
+        p = np.asarray(model.predict_proba(X), dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] != len(classes):
+            raise ConfigError(f"predict_proba returned shape {p.shape}, expected (n, {len(classes)})")
+        return p
+
+    def done(f: _File, rows: np.ndarray) -> None:
+        scores, order = aggregate_windows(rows, method)
+        top = [(classes[i], float(scores[i])) for i in order[:k]]
+        pred = Prediction(
+            path=f.path, label=top[0][0], top=top, n_windows=len(rows), seconds=f.n_samples / spec.sr,
+            aggregate=method, classes=classes, scores=scores, windows=rows.astype(np.float32),
+            starts=np.asarray(f.starts, dtype=np.float64) / spec.sr, ends=np.asarray(f.ends, dtype=np.float64) / spec.sr,
+        )
+        if on_result is not None:
+            on_result(pred)
+        if not keep_windows:
+            pred.windows = pred.starts = pred.ends = None
+        predictions.append(pred)
+
+    _run_windows(proba, spec, paths, overlap=overlap, hop=hop, batch_size=batch_size, block_seconds=block_seconds,
+                 on_done=done, on_fail=lambda p, r: failures.append((p, r)), progress_desc="classify",
+                 progress=progress)
     return predictions, failures
 
+
+# -- results files and segments ---------------------------------------------------------------
+
+_FIXED_COLUMNS = ("path", "label", "score", "aggregate", "n_windows", "seconds")
+
+
+class ResultsFile:
+    """One row per classified file, appended and flushed as each file completes.
+
+    ``.csv``: columns ``path, label, score, aggregate, n_windows, seconds`` then one column
+    per class with its score (prefixed ``class:`` only if a class name clashes with a
+    fixed column).  ``.jsonl``: one JSON object per line with the same fields and
+    ``scores`` (class -> score).
+
+    Opening an existing file reads the paths it already holds (:meth:`has`) and drops a
+    last line cut short by a crash; a CSV written for other classes is refused.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    classes : sequence of str
+        The model's classes.
+    """
+
+    SUFFIXES = (".csv", ".jsonl")
+
+    def __init__(self, path: str | os.PathLike, classes: Sequence[str]):
+        self.path = Path(path)
+        self.format = self.path.suffix.lower()
+        if self.format not in self.SUFFIXES:
+            raise ConfigError(f"{self.path}: a results file must end in .csv or .jsonl")
+        self.classes = tuple(str(c) for c in classes)
+        prefix = "class:" if set(self.classes) & set(_FIXED_COLUMNS) else ""
+        self.header = [*_FIXED_COLUMNS, *(prefix + c for c in self.classes)]
+        self._done: set[str] = set()
+        self.n_existing = 0
+        self._fh = None
+        if self.path.exists() and self.path.stat().st_size > 0:
+            self._read_existing()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "w", newline="", encoding="utf-8")
+            if self.format == ".csv":
+                csv.writer(self._fh).writerow(self.header)
+                self._fh.flush()
+
+    @staticmethod
+    def _key(path: str) -> str:
+        return os.path.normpath(os.path.abspath(path))
+
+    def _read_existing(self) -> None:
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1  # a last line without its newline was cut short by a crash
+        text = data[:end].decode("utf-8", errors="replace")
+        if self.format == ".csv":
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+            if not rows:
+                raise ConfigError(f"{self.path}: not a results file (no header line); use another --out or delete it")
+            if rows[0] != self.header:
+                raise ConfigError(f"{self.path}: written with other columns (another model?); "
+                                  "use another --out or delete it")
+            paths = [r[0] for r in rows[1:] if len(r) == len(self.header)]
+        else:
+            paths = []
+            for line in text.splitlines():
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(obj, dict) and isinstance(obj.get("path"), str):
+                    paths.append(obj["path"])
+        self._done = {p for p in paths} | {self._key(p) for p in paths}
+        self.n_existing = len(paths)
+        self._fh = open(self.path, "r+", newline="", encoding="utf-8")
+        self._fh.truncate(end)
+        self._fh.seek(end)
+
+    def has(self, path: str | os.PathLike) -> bool:
+        """True if a row for ``path`` is already in the file."""
+        return str(path) in self._done or self._key(str(path)) in self._done
+
+    def write(self, pred: Prediction) -> None:
+        """Append (and flush) the row of one classified file."""
+        scores = pred.scores if pred.scores is not None else np.full(len(self.classes), np.nan)
+        if self.format == ".csv":
+            csv.writer(self._fh).writerow([pred.path, pred.label, f"{pred.score:.6f}", pred.aggregate, pred.n_windows,
+                                           f"{pred.seconds:.3f}", *(f"{v:.6f}" for v in scores)])
+        else:
+            self._fh.write(json.dumps({
+                "path": pred.path, "label": pred.label, "score": round(pred.score, 6), "aggregate": pred.aggregate,
+                "n_windows": pred.n_windows, "seconds": round(pred.seconds, 3),
+                "scores": {c: round(float(v), 6) for c, v in zip(self.classes, scores)},
+            }) + "\n")
+        self._fh.flush()
+        self._done.add(pred.path)
+        self._done.add(self._key(pred.path))
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> ResultsFile:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def segment_paths(template: str | os.PathLike, paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """Where the timeline of each file goes.
+
+    ``template`` ends in ``.csv`` or ``.json``.  With one file it may be a plain path; with
+    several it must hold ``{stem}`` (the file name without extension), ``{name}`` (with
+    it) or ``{parent}`` (its folder's name), e.g. ``segments/{stem}.csv``, so that each
+    file gets its own timeline.  Two files that would share one timeline are refused.
+
+    Raises
+    ------
+    ConfigError
+    """
+    template = str(template)
+    if Path(template).suffix.lower() not in (".csv", ".json"):
+        raise ConfigError(f"{template}: a segments file must end in .csv or .json")
+    has_field = any(f"{{{k}}}" in template for k in ("stem", "name", "parent"))
+    if len(paths) > 1 and not has_field:
+        raise ConfigError(f"{template}: with several files, the segments path needs a {{stem}} "
+                          "(or {name}, {parent}) field, e.g. segments/{stem}.csv")
+    out = []
+    for p in paths:
+        p = Path(p)
+        try:
+            out.append(Path(template.format(stem=p.stem, name=p.name, parent=p.parent.name)))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"{template}: fields are {{stem}}, {{name}} and {{parent}} ({exc})") from None
+    seen: dict[Path, str] = {}
+    for src, dst in zip(paths, out):
+        if dst in seen and seen[dst] != str(src):
+            raise ConfigError(f"{seen[dst]} and {src} would both write their segments to {dst}; "
+                              "add {parent} to the segments path or classify them in two calls")
+        seen[dst] = str(src)
+    return out
+
+
+def write_segments(pred: Prediction, path: str | os.PathLike) -> Path:
+    """Write a file's window timeline as CSV or JSON (by extension).
+
+    CSV columns: ``start, end`` (seconds), ``label`` (the window's most probable class),
+    ``probability`` (its probability), then every class's probability.  JSON: the
+    file-level ``path``, ``label``, ``score``, ``aggregate`` and ``top``, and ``windows``, a
+    list of ``{start, end, label, probability, probabilities: {class: p}}``.
+    """
+    if pred.windows is None or pred.starts is None or pred.ends is None:
+        raise ConfigError(f"{pred.path}: the prediction holds no windows (keep_windows=False)")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    best = pred.windows.argmax(axis=1)
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        if path.suffix.lower() == ".json":
+            json.dump({
+                **pred.to_dict(),
+                "score": round(pred.score, 6),
+                "classes": list(pred.classes),
+                "windows": [
+                    {"start": round(float(s), 6), "end": round(float(e), 6), "label": pred.classes[b],
+                     "probability": round(float(row[b]), 6),
+                     "probabilities": {c: round(float(v), 6) for c, v in zip(pred.classes, row)}}
+                    for s, e, b, row in zip(pred.starts, pred.ends, best, pred.windows)
+                ],
+            }, fh, indent=1)
+        else:
+            writer = csv.writer(fh)
+            prefix = "class:" if set(pred.classes) & {"start", "end", "label", "probability"} else ""
+            writer.writerow(["start", "end", "label", "probability", *(prefix + c for c in pred.classes)])
+            for s, e, b, row in zip(pred.starts, pred.ends, best, pred.windows):
+                writer.writerow([f"{s:.3f}", f"{e:.3f}", pred.classes[b], f"{row[b]:.6f}", *(f"{v:.6f}" for v in row)])
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass
+class BatchReport:
+    """What :func:`classify_batch` did.
+
+    Attributes
+    ----------
+    predictions : list of Prediction
+        The files classified by this call (not those skipped), in input order.
+    failures : list of (str, str)
+        ``(path, reason)`` of the files that could not be classified.
+    skipped : list of str
+        Files not classified because the results file already held them.
+    out : Path or None
+        The results file.
+    """
+
+    predictions: list[Prediction]
+    failures: list[tuple[str, str]]
+    skipped: list[str] = field(default_factory=list)
+    out: Path | None = None
+
+
+def classify_batch(
+    model,
+    spec: FeatureSpec,
+    paths: Sequence[str | os.PathLike],
+    *,
+    out: str | os.PathLike | None = None,
+    segments: str | os.PathLike | None = None,
+    **kwargs: Any,
+) -> BatchReport:
+    """Classify many files, writing results as they complete; resume an interrupted run.
+
+    Parameters
+    ----------
+    model, spec, paths
+        As for :func:`classify_files`.
+    out : path or None
+        Results file (``.csv`` or ``.jsonl``, see :class:`ResultsFile`): one row per file,
+        flushed as each file completes.  Files it already holds are skipped, so rerunning
+        the same command after a crash finishes the job.
+    segments : path or None
+        Where each file's window timeline goes (see :func:`segment_paths`,
+        :func:`write_segments`).
+    **kwargs
+        Passed to :func:`classify_files` (``top_k``, ``overlap``, ``hop``, ``aggregate``,
+        ``batch_size``, ``block_seconds``, ``progress``).
+
+    Returns
+    -------
+    BatchReport
+    """
+    paths = [str(p) for p in paths]
+    seg_for = dict(zip(paths, segment_paths(segments, paths))) if segments is not None else {}
+    results = ResultsFile(out, [str(c) for c in model.classes_]) if out is not None else None
+    try:
+        skipped = [p for p in paths if results is not None and results.has(p)]
+        todo = [p for p in paths if results is None or not results.has(p)]
+
+        def on_result(pred: Prediction) -> None:
+            if pred.path in seg_for:
+                write_segments(pred, seg_for[pred.path])
+            if results is not None:
+                results.write(pred)
+
+        kwargs.setdefault("keep_windows", False)
+        preds, failures = classify_files(model, spec, todo, on_result=on_result, **kwargs)
+    finally:
+        if results is not None:
+            results.close()
+    return BatchReport(preds, failures, skipped, Path(out) if out is not None else None)
+
+
+# -- embeddings ----------------------------------------------------------------------------------
 
 def embedding_function(model):
     """The method that maps features to a model's embedding: ``embed`` (the penultimate
@@ -187,9 +853,14 @@ def embed_files(
     paths: Sequence[str | os.PathLike],
     *,
     overlap: float = 0.5,
+    hop: float | None = None,
+    batch_size: int = BATCH_SIZE,
+    block_seconds: float = BLOCK_SECONDS,
     progress: bool = True,
 ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
     """One embedding per file: the mean over its windows of the model's embedding.
+
+    Files are streamed and their windows batched across files, as in :func:`classify_files`.
 
     Returns
     -------
@@ -199,22 +870,21 @@ def embed_files(
     failures : list of (str, str)
         ``(path, reason)`` for each file skipped.
     """
-    from musicnn.audio import load
-    from musicnn.progress import progress_bar
-
     fn = embedding_function(model)
-    done, rows, failures = [], [], []
-    with progress_bar(len(paths), "embed", "file", progress) as bar:
-        for path in paths:
-            try:
-                y, _ = load(path, sr=spec.sr, allow_silent=False)
-                emb = np.asarray(fn(window_features(spec, y, overlap=overlap)), dtype=np.float32)
-                rows.append(emb.reshape(len(emb), -1).mean(axis=0))
-                done.append(str(path))
-            except MusicnnError as exc:
-                failures.append((str(path), str(exc)))
-            except Exception as exc:  # a batch never dies on one bad file
-                failures.append((str(path), f"{type(exc).__name__}: {exc}"))
-            bar.update(1)
+    done: list[str] = []
+    rows: list[np.ndarray] = []
+    failures: list[tuple[str, str]] = []
+
+    def emb(X: np.ndarray) -> np.ndarray:
+        e = np.asarray(fn(X), dtype=np.float32)
+        return e.reshape(len(e), -1)
+
+    def on_done(f: _File, out: np.ndarray) -> None:
+        rows.append(out.mean(axis=0))
+        done.append(f.path)
+
+    _run_windows(emb, spec, paths, overlap=overlap, hop=hop, batch_size=batch_size, block_seconds=block_seconds,
+                 on_done=on_done, on_fail=lambda p, r: failures.append((p, r)), progress_desc="embed",
+                 progress=progress)
     dim = rows[0].shape[0] if rows else 0
     return done, (np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32)), failures
