@@ -15,6 +15,7 @@ pooled MFCC for all but the CNN) for the course families' table.
 
     python benchmarks/accuracy.py --data data/instruments --seeds 0 1 2 3 4
     python benchmarks/accuracy.py --data data/instruments --seeds 0 1 2 --models all
+    python benchmarks/accuracy.py --data data/instruments --seeds 0 1 2 --models deep
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def run(data: Path, seeds: list[int], jobs: int, models: list[str]) -> dict:
                              "balanced_accuracy": rep.balanced_accuracy, "seconds": time.perf_counter() - t0,
                              "epochs": out.history.get("n_epochs"), "n_test": rep.n})
             parts = coll.split(test_size=0.2, val_size=0.15, seed=seed)
-            # the pooled-MFCC features every model but the CNN trains on, as `musicnn train` made them
-            spec = next(sp for m, sp in specs.items() if m != "cnn") if set(specs) - {"cnn"} else None
+            # the pooled-MFCC features the vector models train on, as `musicnn train` made them
+            spec = next((sp for sp in specs.values() if not sp.is_sequence), None)
             if spec is None:
                 from musicnn.pipeline import default_spec
 
@@ -108,7 +109,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--models", nargs="+", default=["mlp", "cnn"],
-                        help="registered families to train (default: the demo's mlp and cnn); 'all' for every family")
+                        help="registered families to train (default: the demo's mlp and cnn); 'all' for every family, "
+                             "'deep' for cnn, music-cnn, rnn, lstm, gru, crnn")
     parser.add_argument("--quick", action="store_true", help="one seed")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
@@ -119,7 +121,8 @@ def main() -> None:
     seeds = args.seeds[:1] if args.quick else args.seeds
     from musicnn.models import REGISTRY
 
-    models = list(REGISTRY) if args.models == ["all"] else args.models
+    deep = ["cnn", "music-cnn", "rnn", "lstm", "gru", "crnn"]
+    models = list(REGISTRY) if args.models == ["all"] else deep if args.models == ["deep"] else args.models
     result = run(args.data, seeds, args.jobs, models)
     print_machine(result["machine"])
     print(f"data: {result['data']} ({result['n_files']} notes), split seeds {seeds}, test = held-out instrument groups")

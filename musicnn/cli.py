@@ -334,7 +334,9 @@ def info(model, as_json) -> None:
         click.echo(describe())
     rf = getattr(est, "receptive_field", None)
     if callable(rf) and spec is not None:
-        frames, bins = rf()[:2]
+        field = rf()
+        frames = field.frames
+        bins = field.bins if len(field.size) > 1 else est.n_features_in_  # 1-D: every bin
         click.echo(f"receptive field: {frames * spec.hop_length / spec.sr:.3f} s over {bins} of "
                    f"{est.n_features_in_} {spec.kind} bins (hop {spec.hop_length} at {spec.sr} Hz)")
 
