@@ -145,12 +145,14 @@ def plot_confusion(report: Report, path: str | os.PathLike, *, title: str | None
 
 
 def plot_curves(history: dict[str, Any], path: str | os.PathLike, *, title: str | None = None) -> Path:
-    """Write training curves (loss per epoch, validation accuracy) as a PNG.
+    """Write training curves as a PNG: loss per epoch (left), accuracy per epoch (right),
+    and the learning rate when a schedule changed it.
 
     Parameters
     ----------
     history : dict
-        With lists ``train_loss`` and optionally ``val_loss``, ``val_accuracy``; ``best_epoch``.
+        With lists ``train_loss`` and optionally ``val_loss``, ``train_accuracy``,
+        ``val_accuracy``, ``lr``; ``best_epoch``.
     path : str or PathLike
 
     Returns
@@ -162,24 +164,36 @@ def plot_curves(history: dict[str, Any], path: str | os.PathLike, *, title: str 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, (ax, acc) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = np.arange(1, len(history.get("train_loss", [])) + 1)
-    ax.plot(epochs, history.get("train_loss", []), label="train loss")
-    if history.get("val_loss"):
-        ax.plot(epochs[: len(history["val_loss"])], history["val_loss"], label="validation loss")
+
+    def curve(axis, key, label, **style):
+        values = history.get(key) or []
+        if values:
+            axis.plot(epochs[: len(values)], values, label=label, **style)
+
+    curve(ax, "train_loss", "train loss")
+    curve(ax, "val_loss", "validation loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy")
-    if history.get("val_accuracy"):
-        ax2 = ax.twinx()
-        ax2.plot(epochs[: len(history["val_accuracy"])], history["val_accuracy"], color="tab:green", label="validation accuracy")
-        ax2.set_ylabel("validation accuracy")
-        ax2.set_ylim(0, 1)
-        ax2.legend(loc="center right")
+    curve(acc, "train_accuracy", "train accuracy (batches as seen)")
+    curve(acc, "val_accuracy", "validation accuracy", color="tab:green")
+    acc.set_xlabel("epoch")
+    acc.set_ylabel("accuracy")
+    acc.set_ylim(0, 1)
+    lr = history.get("lr") or []
+    if len(set(lr)) > 1:
+        ax_lr = ax.twinx()
+        ax_lr.plot(epochs[: len(lr)], lr, color="tab:purple", linestyle="--", label="learning rate")
+        ax_lr.set_ylabel("learning rate")
+        ax_lr.legend(loc="center right")
     best = history.get("best_epoch")
-    if best:
-        ax.axvline(best, color="grey", linestyle=":", label=f"best epoch {best}")
-    ax.legend(loc="upper right")
-    ax.set_title(title or "training curves")
+    for axis in (ax, acc):
+        if best:
+            axis.axvline(best, color="grey", linestyle=":", label=f"best epoch {best}")
+        if axis.lines:
+            axis.legend(loc="upper right" if axis is ax else "lower right")
+    fig.suptitle(title or "training curves")
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
