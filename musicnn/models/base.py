@@ -12,6 +12,7 @@ returns the penultimate representation (for embeddings and timbre maps).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,7 +32,7 @@ from ..training import (
 from sklearn.utils.validation import validate_data as _validate_data
 
 
-__all__ = ["ClassifierNet", "TorchClassifier", "check_choice"]  # check_choice: re-exported from .checks
+__all__ = ["ClassifierNet", "TorchClassifier", "check_choice", "store_params"]  # check_choice: re-exported from .checks
 
 _PREDICT_BATCH = 1024
 
@@ -52,6 +53,17 @@ class ClassifierNet(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return logits of shape (batch, n_classes)."""
         return self.head(self.embed(x))
+
+
+def store_params(estimator: BaseEstimator, values: dict[str, Any]) -> None:
+    """Set every parameter of ``type(estimator).__init__`` from ``values`` (its ``locals()``).
+
+    The scikit-learn convention (``__init__`` stores its arguments unchanged, nothing
+    else) without repeating each name three times in every family.
+    """
+    for name in inspect.signature(type(estimator).__init__).parameters:
+        if name != "self":
+            setattr(estimator, name, values[name])
 
 
 class TorchClassifier(ClassifierMixin, BaseEstimator):

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError, DataError
 from ..training import check_float, check_int
-from .base import ClassifierNet, TorchClassifier, check_choice
+from .base import ClassifierNet, TorchClassifier, check_choice, store_params
 
 __all__ = [
     "ACTIVATIONS",
@@ -430,33 +430,7 @@ class SpectrogramCNN(TorchClassifier):
         clip_grad_norm: float | None = None,
         augment: str | None = None,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            lr=lr,
-            weight_decay=weight_decay,
-            patience=patience,
-            validation_fraction=validation_fraction,
-            seed=seed,
-            device=device,
-            progress=progress,
-            monitor=monitor,
-            lr_schedule=lr_schedule,
-            class_weight=class_weight,
-            clip_grad_norm=clip_grad_norm,
-            augment=augment,
-        )
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.padding = padding
-        self.dilation = dilation
-        self.pool = pool
-        self.pool_type = pool_type
-        self.activation = activation
-        self.batch_norm = batch_norm
-        self.dropout = dropout
-        self.global_pool = global_pool
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ parameters
     def _spec(self) -> _ConvSpec:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..training import check_int
-from .base import ClassifierNet, TorchClassifier
+from .base import ClassifierNet, TorchClassifier, store_params
 from .rnn import RecurrentEncoder, _RecurrentMixin, check_recurrent_params, recurrent_summary
 
 __all__ = ["CRNN", "CRNNNet", "pooled_size"]
@@ -196,33 +196,7 @@ class CRNN(_RecurrentMixin, TorchClassifier):
         clip_grad_norm: float | None = 1.0,
         augment: str | None = None,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            lr=lr,
-            weight_decay=weight_decay,
-            patience=patience,
-            validation_fraction=validation_fraction,
-            seed=seed,
-            device=device,
-            progress=progress,
-            monitor=monitor,
-            lr_schedule=lr_schedule,
-            class_weight=class_weight,
-            clip_grad_norm=clip_grad_norm,
-            augment=augment,
-        )
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.freq_pool = freq_pool
-        self.time_pool = time_pool
-        self.cell = cell
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.bidirectional = bidirectional
-        self.pooling = pooling
-        self.bptt_steps = bptt_steps
-        self.dropout = dropout
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ parameters
     def _channels(self) -> tuple[int, ...]:

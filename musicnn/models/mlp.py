@@ -20,7 +20,7 @@ import torch
 
 from ..errors import ConfigError
 from ..training import TrainConfig, check_float, check_int
-from .base import ClassifierNet, TorchClassifier, check_choice
+from .base import ClassifierNet, TorchClassifier, check_choice, store_params
 
 __all__ = ["MLPClassifier", "MLPNet"]
 
@@ -139,27 +139,7 @@ class MLPClassifier(TorchClassifier):
         clip_grad_norm: float | None = None,
         augment: str | None = None,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            lr=lr,
-            weight_decay=weight_decay,
-            patience=patience,
-            validation_fraction=validation_fraction,
-            seed=seed,
-            device=device,
-            progress=progress,
-            monitor=monitor,
-            lr_schedule=lr_schedule,
-            class_weight=class_weight,
-            clip_grad_norm=clip_grad_norm,
-            augment=augment,
-        )
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.backend = backend
-        self.loss = loss
+        store_params(self, locals())
 
     def _layer_sizes(self) -> tuple[int, ...]:
         """``hidden_layer_sizes`` as a tuple of ints (a single int means one layer)."""

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..training import check_float, check_int
-from .base import ClassifierNet, TorchClassifier
+from .base import ClassifierNet, TorchClassifier, store_params
 from .cnn import ReceptiveField, receptive_field
 
 __all__ = ["MusicCNN", "MusicCNNNet"]
@@ -248,32 +248,7 @@ class MusicCNN(TorchClassifier):
         clip_grad_norm: float | None = None,
         augment: str | None = None,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            lr=lr,
-            weight_decay=weight_decay,
-            patience=patience,
-            validation_fraction=validation_fraction,
-            seed=seed,
-            device=device,
-            progress=progress,
-            monitor=monitor,
-            lr_schedule=lr_schedule,
-            class_weight=class_weight,
-            clip_grad_norm=clip_grad_norm,
-            augment=augment,
-        )
-        self.timbral_heights = timbral_heights
-        self.timbral_widths = timbral_widths
-        self.timbral_filters = timbral_filters
-        self.temporal_widths = temporal_widths
-        self.temporal_filters = temporal_filters
-        self.mid_channels = mid_channels
-        self.mid_layers = mid_layers
-        self.mid_kernel = mid_kernel
-        self.dense_units = dense_units
-        self.dropout = dropout
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ parameters
     def _spec(self) -> _MusicSpec:

@@ -36,7 +36,7 @@ import torch
 
 from ..errors import ConfigError, DataError
 from ..training import check_float, check_int
-from .base import ClassifierNet, TorchClassifier, check_choice
+from .base import ClassifierNet, TorchClassifier, check_choice, store_params
 
 __all__ = [
     "CELLS",
@@ -547,29 +547,7 @@ class RNNClassifier(_RecurrentMixin, TorchClassifier):
         clip_grad_norm: float | None = 1.0,
         augment: str | None = None,
     ) -> None:
-        super().__init__(
-            batch_size=batch_size,
-            max_epochs=max_epochs,
-            lr=lr,
-            weight_decay=weight_decay,
-            patience=patience,
-            validation_fraction=validation_fraction,
-            seed=seed,
-            device=device,
-            progress=progress,
-            monitor=monitor,
-            lr_schedule=lr_schedule,
-            class_weight=class_weight,
-            clip_grad_norm=clip_grad_norm,
-            augment=augment,
-        )
-        self.cell = cell
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.bidirectional = bidirectional
-        self.pooling = pooling
-        self.bptt_steps = bptt_steps
-        self.dropout = dropout
+        store_params(self, locals())
 
     def _check_params(self) -> None:
         super()._check_params()
