@@ -16,6 +16,7 @@ pooled MFCC for all but the CNN) for the course families' table.
     python benchmarks/accuracy.py --data data/instruments --seeds 0 1 2 3 4
     python benchmarks/accuracy.py --data data/instruments --seeds 0 1 2 --models all
     python benchmarks/accuracy.py --data data/instruments --seeds 0 1 2 --models deep
+    python benchmarks/accuracy.py --data data/instruments --seeds 0 1 2 --models cnn crnn --augment specaugment,mixup
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from pathlib import Path
 from _bench import machine_info, print_machine
 
 
-def run(data: Path, seeds: list[int], jobs: int, models: list[str]) -> dict:
+def run(data: Path, seeds: list[int], jobs: int, models: list[str], augment: str | None = None,
+        audio_augment: str | None = None, copies: int = 1) -> dict:
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.pipeline import make_pipeline
@@ -53,11 +55,15 @@ def run(data: Path, seeds: list[int], jobs: int, models: list[str]) -> dict:
             specs = {}
             for model in models:
                 t0 = time.perf_counter()
+                params = {"augment": augment} if augment else {}
                 out = train(coll, model, Path(tmp) / f"{model}-{seed}.safetensors", seed=seed, jobs=jobs,
-                            progress=False, log=lambda m: None)
+                            progress=False, log=lambda m: None, params=params,
+                            audio_augment=audio_augment, augment_copies=copies)
                 rep = out.report
                 specs[model] = FeatureSpec.from_dict(read_metadata(out.model_path)["feature_spec"])
-                rows.append({"seed": seed, "model": model, "accuracy": rep.accuracy, "macro_f1": rep.macro_f1,
+                label = model + (f" +augment {augment}" if augment else "") + (
+                    f" +audio {audio_augment} x{copies}" if audio_augment else "")
+                rows.append({"seed": seed, "model": label, "accuracy": rep.accuracy, "macro_f1": rep.macro_f1,
                              "balanced_accuracy": rep.balanced_accuracy, "seconds": time.perf_counter() - t0,
                              "epochs": out.history.get("n_epochs"), "n_test": rep.n})
             parts = coll.split(test_size=0.2, val_size=0.15, seed=seed)
@@ -111,6 +117,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["mlp", "cnn"],
                         help="registered families to train (default: the demo's mlp and cnn); 'all' for every family, "
                              "'deep' for cnn, music-cnn, rnn, lstm, gru, crnn")
+    parser.add_argument("--augment", default=None, help="spectrogram augmentation of every model, e.g. specaugment,mixup")
+    parser.add_argument("--audio-augment", default=None, help="audio augmentation, e.g. gain,pitch,shift")
+    parser.add_argument("--augment-copies", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="one seed")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
@@ -123,11 +132,13 @@ def main() -> None:
 
     deep = ["cnn", "music-cnn", "rnn", "lstm", "gru", "crnn"]
     models = list(REGISTRY) if args.models == ["all"] else deep if args.models == ["deep"] else args.models
-    result = run(args.data, seeds, args.jobs, models)
+    result = run(args.data, seeds, args.jobs, models, args.augment, args.audio_augment, args.augment_copies)
     print_machine(result["machine"])
     print(f"data: {result['data']} ({result['n_files']} notes), split seeds {seeds}, test = held-out instrument groups")
     print(f"command: python benchmarks/accuracy.py --data {args.data} --seeds {' '.join(map(str, seeds))} "
-          f"--models {' '.join(args.models)}")
+          f"--models {' '.join(args.models)}"
+          + (f" --augment {args.augment}" if args.augment else "")
+          + (f" --audio-augment {args.audio_augment} --augment-copies {args.augment_copies}" if args.audio_augment else ""))
     print()
     print(table(result))
     if args.json:
