@@ -61,6 +61,7 @@ def test_pitch_shift_moves_the_fundamental(a_note):
     assert abs(steps) > 0.3 and abs(measured - steps) < 0.25
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # few epochs on purpose
 def test_train_adds_augmented_copies_of_training_files_only(notes, tmp_path):
     from musicnn.modelfile import read_metadata
     from musicnn.pipeline import train

@@ -66,6 +66,7 @@ def test_same_seed_same_model(mlp_run, notes, store, tmp_path):
     assert again.history["train_loss"] == mlp_run.history["train_loss"]
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # few epochs on purpose
 def test_cnn_on_log_mel(notes, store, tmp_path):
     # held-out programs of this tiny set are near chance for every model; check it learns
     run = train(notes, "cnn", tmp_path / "cnn.safetensors", val_size=0.0,
