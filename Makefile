@@ -34,6 +34,9 @@ bench: install
 	$(BIN)/python benchmarks/features_throughput.py --n 200
 	$(BIN)/python benchmarks/cold_start.py
 	$(BIN)/python benchmarks/accuracy.py --data $(DEMO_DATA)
+	$(BIN)/python benchmarks/accuracy.py --data $(DEMO_DATA) --seeds 0 1 2 --models deep
+	$(BIN)/python benchmarks/classify_throughput.py --n 20
+	$(BIN)/python benchmarks/long_file_memory.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) $(RUNS) .pytest_cache
