@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_path
 from .errors import ConfigError
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
@@ -73,14 +74,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     path = Path(path)
     tensors: dict[str, Any] = {}
     document = {"format": _FORMAT, "state": _flatten(state, "s", tensors)}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    with atomic_path(path, fsync=True) as tmp:
         save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps(document)})
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -728,11 +728,11 @@ def write_segments(pred: Prediction, path: str | os.PathLike) -> Path:
     """
     if pred.windows is None or pred.starts is None or pred.ends is None:
         raise ConfigError(f"{pred.path}: the prediction holds no windows (keep_windows=False)")
+    from musicnn.atomic import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     best = pred.windows.argmax(axis=1)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
         if path.suffix.lower() == ".json":
             json.dump({
                 **pred.to_dict(),
@@ -751,7 +751,6 @@ def write_segments(pred: Prediction, path: str | os.PathLike) -> Path:
             writer.writerow(["start", "end", "label", "probability", *(prefix + c for c in pred.classes)])
             for s, e, b, row in zip(pred.starts, pred.ends, best, pred.windows):
                 writer.writerow([f"{s:.3f}", f"{e:.3f}", pred.classes[b], f"{row[b]:.6f}", *(f"{v:.6f}" for v in row)])
-    os.replace(tmp, path)
     return path
 
 

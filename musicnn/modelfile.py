@@ -18,12 +18,12 @@ import inspect
 import json
 import math
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_path
 from .errors import ConfigError, ModelFileError
 
 __all__ = ["FORMAT_VERSION", "METADATA_KEY", "load_model", "read_metadata", "save_model"]
@@ -115,20 +115,11 @@ def save_model(path: str | os.PathLike, estimator: Any, *, metadata: dict[str, A
         tensors[name] = tensor.detach().cpu().contiguous().clone()  # clone: no shared storage
     payload = to_bytes(tensors, metadata={METADATA_KEY: json.dumps(document, allow_nan=False)})
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with atomic_path(path, fsync=True) as tmp:
+            tmp.write_bytes(payload)
     except OSError as err:
         raise ModelFileError(f"{path}: cannot write the model file ({err.strerror or err})") from err
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from musicnn.atomic import atomic_path
 from musicnn.errors import MusicnnError
 from musicnn.features import FeatureSpec
 from musicnn.progress import progress_bar
@@ -118,18 +118,10 @@ class FeatureStore:
         entry.parent.mkdir(parents=True, exist_ok=True)
         spec_file = self.root / spec.hash / "spec.json"
         if not spec_file.exists():
-            _atomic_write_bytes(spec_file, spec.to_json().encode())
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.ascontiguousarray(features), allow_pickle=False)
-            os.replace(tmp, entry)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+            with atomic_path(spec_file) as tmp:
+                tmp.write_text(spec.to_json())
+        with atomic_path(entry) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.ascontiguousarray(features), allow_pickle=False)
 
     def compute(self, path: str | os.PathLike, spec: FeatureSpec, variant: Any = None) -> tuple[np.ndarray, bool]:
         """Features of one file (or of its augmented copy ``variant``) from the cache, or
@@ -252,11 +244,3 @@ def _work(task: tuple) -> tuple[int, np.ndarray | None, bool, str | None]:
         return i, feats, cached, None
     except Exception as exc:  # a batch never dies on one bad file
         return i, None, False, _describe(exc)
-
-
-def _atomic_write_bytes(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, target)

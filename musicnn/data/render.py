@@ -403,17 +403,13 @@ def _run_job(job: _Job, sf2: bytes | None = None) -> tuple[list[dict], list[tupl
 
 
 def _write_manifest(out: Path, rows: list[dict]) -> Path:
+    from musicnn.atomic import atomic_path
+
     manifest = out / "manifest.csv"
-    tmp = out / f".manifest.csv.{os.getpid()}.part"
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, manifest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(manifest) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
     return manifest
 
 
