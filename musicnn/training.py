@@ -33,6 +33,7 @@ __all__ = [
     "class_weights",
     "epoch_seed",
     "fingerprint",
+    "batch_bounds",
     "make_scheduler",
     "TrainConfig",
     "TrainHistory",
@@ -453,7 +454,9 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return (int(seed) * 1_000_003 + int(epoch) * 7_919) % (2**62)
 
 
-def _batch_bounds(n: int, batch_size: int) -> list[int]:
+def batch_bounds(n: int, batch_size: int) -> list[int]:
+    """Start indices of the mini-batches of ``n`` examples, then ``n``; a trailing batch of
+    one example joins the previous one (batch norm needs two)."""
     bounds = list(range(0, n, batch_size)) + [n]
     if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
         del bounds[-2]  # fold a trailing single example into the previous batch
@@ -501,10 +504,13 @@ def train_one_epoch(
     rng = np.random.default_rng([seed, rank])
     n = len(X)
     order = torch.randperm(n, generator=order_gen)
-    bounds = _batch_bounds(n, batch_size)
+    bounds = batch_bounds(n, batch_size)
     w_cpu = weights.cpu() if weights is not None else None
     w_dev = weights.to(device) if weights is not None else None
-    totals = torch.zeros(3, dtype=torch.float64)  # loss sum, weight sum, correct
+    # sums kept on the device: no host synchronisation per batch
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct_sum = torch.zeros((), dtype=torch.float64, device=device)
+    weight_sum = 0.0
     for start, stop in zip(bounds[:-1], bounds[1:]):
         global_idx = order[start:stop]
         denom = float(w_cpu[y[global_idx]].sum()) if w_cpu is not None else float(len(global_idx))
@@ -531,13 +537,16 @@ def train_one_epoch(
         optimiser.step()
         with torch.no_grad():
             target = yb if perm is None or lam >= 0.5 else yb[perm.to(device)]
-            correct = (logits.argmax(dim=1) == target).sum()
-            w_local = float(w_cpu[y[idx]].sum()) if w_cpu is not None else float(len(idx))
-        totals += torch.tensor([float(batch_sum.detach()), w_local, float(correct)], dtype=torch.float64)
+            correct_sum += (logits.argmax(dim=1) == target).sum()
+            loss_sum += batch_sum.detach().double()
+        weight_sum += float(w_cpu[y[idx]].sum()) if w_cpu is not None else float(len(idx))
+    totals = torch.stack([loss_sum.cpu(), torch.tensor(weight_sum, dtype=torch.float64), correct_sum.cpu()])
     if world > 1:
         import torch.distributed as tdist
 
+        totals = totals.to(device)  # NCCL reduces GPU tensors only
         tdist.all_reduce(totals)
+        totals = totals.cpu()
     return float(totals[0] / totals[1]), float(totals[2] / n)
 
 

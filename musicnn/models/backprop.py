@@ -348,7 +348,7 @@ def train_reference(
     from ..threads import single_thread
 
     from ..progress import progress_bar
-    from ..training import TrainHistory, class_weights, validation_split, warn_if_not_stopped
+    from ..training import TrainHistory, batch_bounds, class_weights, validation_split, warn_if_not_stopped
 
     config.validate()
     out = _check_names(activation, loss, None)
@@ -376,9 +376,7 @@ def train_reference(
     rng = np.random.default_rng(config.seed)
     lr, decay = float(config.lr), float(config.weight_decay)
     n = len(X)
-    bounds = list(range(0, n, config.batch_size)) + [n]
-    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
-        del bounds[-2]  # fold a trailing single pattern into the previous batch
+    bounds = batch_bounds(n, config.batch_size)
     keep = 1.0 - float(dropout)
 
     history = TrainHistory(monitor=config.monitor if has_val else "train_loss")
