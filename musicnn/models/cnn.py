@@ -35,6 +35,8 @@ from .base import ClassifierNet, TorchClassifier, check_choice, store_params
 
 __all__ = [
     "ACTIVATIONS",
+    "ConvBlock",
+    "ConvSpec",
     "GLOBAL_POOLS",
     "POOL_TYPES",
     "ReceptiveField",
@@ -223,8 +225,8 @@ def _as_padding(value: Any) -> str | Pair:
 
 
 @dataclass(frozen=True)
-class _ConvSpec:
-    """Checked, normalised convolution parameters shared by every block."""
+class ConvSpec:
+    """Checked, normalised convolution parameters of a block (pairs are (time, freq))."""
 
     channels: tuple[int, ...]
     kernel: Pair
@@ -254,10 +256,10 @@ def _same_padding(kernel: Pair, dilation: Pair, given: Any) -> Pair:
 
 
 # --------------------------------------------------------------------------- network
-class _ConvBlock(torch.nn.Module):
+class ConvBlock(torch.nn.Module):
     """``Conv2d -> [BatchNorm2d] -> activation -> [pooling]`` with a shrinking pool window."""
 
-    def __init__(self, c_in: int, c_out: int, spec: _ConvSpec) -> None:
+    def __init__(self, c_in: int, c_out: int, spec: ConvSpec) -> None:
         super().__init__()
         self.conv = torch.nn.Conv2d(
             c_in, c_out, spec.kernel, stride=spec.stride, padding=spec.padding,
@@ -284,13 +286,13 @@ class SpectrogramNet(ClassifierNet):
     otherwise.
     """
 
-    def __init__(self, n_classes: int, spec: _ConvSpec) -> None:
+    def __init__(self, n_classes: int, spec: ConvSpec) -> None:
         super().__init__()
         self.spec = spec
         blocks = []
         c_in = 1
         for c_out in spec.channels:
-            blocks.append(_ConvBlock(c_in, c_out, spec))
+            blocks.append(ConvBlock(c_in, c_out, spec))
             c_in = c_out
         self.blocks = torch.nn.Sequential(*blocks)
         self.dropout = torch.nn.Dropout(spec.dropout)
@@ -433,7 +435,7 @@ class SpectrogramCNN(TorchClassifier):
         store_params(self, locals())
 
     # ------------------------------------------------------------------ parameters
-    def _spec(self) -> _ConvSpec:
+    def _spec(self) -> ConvSpec:
         """The checked, normalised convolution parameters; ConfigError names a bad one."""
         channels: Any = self.channels
         if isinstance(channels, (int, np.integer)) and not isinstance(channels, bool):
@@ -461,7 +463,7 @@ class SpectrogramCNN(TorchClassifier):
             raise ConfigError(f"batch_norm={self.batch_norm!r} must be True or False")
         check_float("dropout", self.dropout, low=0.0, high=1.0)
         check_choice("global_pool", self.global_pool, GLOBAL_POOLS)
-        return _ConvSpec(
+        return ConvSpec(
             channels=tuple(int(c) for c in channels),
             kernel=kernel,
             stride=stride,

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..training import check_int
 from .base import ClassifierNet, TorchClassifier, store_params
+from .cnn import ConvBlock, ConvSpec
 from .rnn import RecurrentEncoder, _RecurrentMixin, check_recurrent_params, recurrent_summary
 
 __all__ = ["CRNN", "CRNNNet", "pooled_size"]
@@ -44,22 +44,14 @@ def pooled_size(size: int, windows: tuple[int, ...]) -> int:
     return size
 
 
-class _PoolBlock(torch.nn.Module):
-    """``Conv2d -> BatchNorm -> ReLU -> MaxPool(time, freq)``, windows shrunk on short axes."""
-
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, time_pool: int, freq_pool: int) -> None:
-        super().__init__()
-        self.conv = torch.nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2, bias=False)
-        self.norm = torch.nn.BatchNorm2d(c_out)
-        self.time_pool = time_pool
-        self.freq_pool = freq_pool
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.norm(self.conv(x)))
-        window = (min(self.time_pool, x.shape[-2]), min(self.freq_pool, x.shape[-1]))
-        if window != (1, 1):
-            x = F.max_pool2d(x, window)
-        return x
+def _pool_block(c_in: int, c_out: int, kernel_size: int, time_pool: int, freq_pool: int) -> ConvBlock:
+    """``Conv2d ('same') -> BatchNorm -> ReLU -> MaxPool(time, freq)``, the CNN's block
+    (pooling windows shrink on short axes)."""
+    pad = kernel_size // 2
+    return ConvBlock(c_in, c_out, ConvSpec(
+        channels=(c_out,), kernel=(kernel_size, kernel_size), stride=(1, 1), dilation=(1, 1), padding=(pad, pad),
+        pool=(time_pool, freq_pool), pool_type="max", activation="relu", batch_norm=True, dropout=0.0,
+        global_pool="avgmax"))
 
 
 class CRNNNet(ClassifierNet):
@@ -88,7 +80,7 @@ class CRNNNet(ClassifierNet):
         blocks = []
         c_in = 1
         for c_out, tp, fp in zip(channels, time_pool, freq_pool):
-            blocks.append(_PoolBlock(c_in, c_out, kernel_size, tp, fp))
+            blocks.append(_pool_block(c_in, c_out, kernel_size, tp, fp))
             c_in = c_out
         self.blocks = torch.nn.Sequential(*blocks)
         self.n_rnn_inputs = c_in * pooled_size(n_bins, freq_pool)
