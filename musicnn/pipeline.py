@@ -287,7 +287,7 @@ def train(
     from musicnn.distributed import barrier, context
     from musicnn.evaluation import evaluate, plot_confusion, plot_curves
     from musicnn.modelfile import save_model
-    from musicnn.models import REGISTRY, get_estimator_class
+    from musicnn.models import get_estimator_class, params_for
 
     cls = get_estimator_class(model)  # fail fast on an unknown name
     variants = _audio_variants(audio_augment, augment_copies, seed)
@@ -300,7 +300,7 @@ def train(
     spec = spec if spec is not None else default_spec(model)
     if spec.duration is None:
         spec = spec.replace(duration=_clip_duration(splits["train"]))
-    params = {**dict(REGISTRY[model].defaults), **(params or {})}  # lstm = the RNN with cell="lstm"
+    params = params_for(model, params)  # lstm = the RNN with cell="lstm"
     device = str(params.get("device", "cpu")).lower()
     dist = context("cuda" if device.startswith("cuda") or (device == "auto" and _cuda_available()) else "cpu")
     if not dist.is_main:

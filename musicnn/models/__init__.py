@@ -19,6 +19,7 @@ __all__ = [
     "ModelInfo",
     "available_models",
     "estimator_for",
+    "params_for",
     "family_of",
     "get_estimator_class",
 ]
@@ -176,10 +177,16 @@ def family_of(estimator: Any) -> str:
     )
 
 
+def params_for(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters of family ``name``: the name's defaults (``cell="lstm"`` for
+    ``lstm``), then ``params``."""
+    get_estimator_class(name)  # a clear error for an unknown name
+    return {**dict(REGISTRY[name].defaults), **(params or {})}
+
+
 def estimator_for(name: str, params: dict[str, Any] | None = None) -> Any:
-    """An estimator of family ``name``: its class with the name's defaults, then ``params``."""
-    cls = get_estimator_class(name)
-    return cls(**{**dict(REGISTRY[name].defaults), **(params or {})})
+    """An estimator of family ``name`` with :func:`params_for` ``(name, params)``."""
+    return get_estimator_class(name)(**params_for(name, params))
 
 
 def __getattr__(attr: str) -> type:
