@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -109,28 +110,59 @@ def _open_checked(path: Path):
         raise AudioError(f"{path}: cannot open ({exc})") from exc
 
 
-def _read_blocks(path: Path, start: int, want: int, block: int) -> tuple[list[np.ndarray], str | None]:
-    """Read up to ``want`` frames from ``start`` in blocks; stop at the first decoder error."""
+def _read(path: Path, start: int, want: int, block: int) -> Iterator[tuple[np.ndarray | None, str | None]]:
+    """Up to ``want`` frames from ``start`` in reads of ``block``: ``(chunk, None)`` each,
+    then ``(None, reason)`` if a decoder error stopped it."""
     import soundfile as sf
 
-    blocks: list[np.ndarray] = []
     got = 0
     with _open_checked(path) as f:
         if start > 0:
             try:
                 f.seek(start)
             except (sf.LibsndfileError, RuntimeError) as exc:
-                return blocks, f"cannot seek: {exc}"
+                yield None, f"cannot seek: {exc}"
+                return
         while got < want:
             try:
                 chunk = f.read(min(block, want - got), dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
-                return blocks, str(exc).split(":")[-1].strip() or "decoder error"
+                yield None, str(exc).split(":")[-1].strip() or "decoder error"
+                return
             if len(chunk) == 0:
-                break
-            blocks.append(chunk)
+                return
             got += len(chunk)
-    return blocks, None
+            yield chunk, None
+
+
+def _frames(path: Path, start: int, want: int, block: int) -> Iterator[tuple[np.ndarray | None, str | None]]:
+    """Decoded (n, channels) blocks of about ``block`` frames, ``want`` at most from ``start``.
+
+    A decoder error in a large read loses the whole read: the frames before it are then
+    salvaged in small reads.  Ends with ``(None, reason)`` when an error stopped the reading.
+    """
+    got, reason = 0, None
+    for chunk, reason in _read(path, start, want, block):
+        if chunk is None:
+            break
+        got += len(chunk)
+        yield chunk, None
+    if reason is None:
+        return
+    pieces: list[np.ndarray] = []
+    held, reason = 0, None
+    for chunk, reason in _read(path, start + got, want - got, 1024):
+        if chunk is None:
+            break
+        pieces.append(chunk)
+        held += len(chunk)
+        if held >= block:
+            yield np.concatenate(pieces, axis=0), None
+            pieces, held = [], 0
+    if pieces:
+        yield np.concatenate(pieces, axis=0), None
+    if reason is not None:
+        yield None, reason
 
 
 def _mix_down(frames: np.ndarray) -> np.ndarray:
@@ -223,13 +255,13 @@ def load(
     if start > 0 and start >= declared:
         raise AudioError(f"{path}: offset={offset}s is past the end of the file ({declared / native_sr:.3f}s)")
     want = declared - start if duration is None else int(round(duration * native_sr))
-    blocks, broken = _read_blocks(path, start, want, _BLOCK)
+    blocks, broken = [], None
+    for chunk, reason in _frames(path, start, want, _BLOCK):
+        if chunk is None:
+            broken = reason
+        else:
+            blocks.append(chunk)
     got = sum(len(b) for b in blocks)
-    if broken is not None:
-        # a decoder error in a large read loses the whole read: salvage what precedes it
-        more, broken = _read_blocks(path, start + got, want - got, 1024)
-        blocks += more
-        got += sum(len(b) for b in more)
     if broken is not None and got == 0:
         raise AudioError(f"{path}: corrupt audio data ({broken})")
     if got == 0:
@@ -318,52 +350,6 @@ def stream(
     return _stream_blocks(path, native_sr, declared, sr, block, allow_silent)
 
 
-def _decoded_blocks(path: Path, block: int) -> Iterator[tuple[np.ndarray | None, str | None]]:
-    """(frames, None) for each decoded block, then (None, reason) if a decoder error stopped it."""
-    import soundfile as sf
-
-    got = 0
-    with _open_checked(path) as f:
-        while True:
-            try:
-                chunk = f.read(block, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError):
-                break  # salvage below, in small reads
-            if len(chunk) == 0:
-                return
-            got += len(chunk)
-            yield chunk, None
-            del chunk
-    # a decoder error in a large read loses the whole read: read what precedes it in small steps
-    pieces: list[np.ndarray] = []
-    held = 0
-    broken = None
-    with _open_checked(path) as f:
-        try:
-            if got:
-                f.seek(got)
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            yield None, f"cannot seek: {exc}"
-            return
-        while True:
-            try:
-                chunk = f.read(1024, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as exc:
-                broken = str(exc).split(":")[-1].strip() or "decoder error"
-                break
-            if len(chunk) == 0:
-                break
-            pieces.append(chunk)
-            held += len(chunk)
-            if held >= block:
-                yield np.concatenate(pieces, axis=0), None
-                pieces, held = [], 0
-    if pieces:
-        yield np.concatenate(pieces, axis=0), None
-    if broken is not None:
-        yield None, broken
-
-
 def _stream_blocks(path: Path, native_sr: int, declared: int, sr: int | None, block: int,
                    allow_silent: bool) -> Iterator[np.ndarray]:
     resampler = None
@@ -374,7 +360,7 @@ def _stream_blocks(path: Path, native_sr: int, declared: int, sr: int | None, bl
     got = 0
     peak = 0.0
     broken = None
-    for frames, reason in _decoded_blocks(path, block):
+    for frames, reason in _frames(path, 0, sys.maxsize, block):
         if frames is None:
             broken = reason
             break
