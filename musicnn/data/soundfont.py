@@ -15,13 +15,14 @@ sample table (``shdr``).  Every table ends with a terminal record that is not an
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from musicnn.errors import DataError
 
-__all__ = ["program_samples", "sample_sharing_groups"]
+__all__ = ["program_samples", "sample_fingerprints", "sample_sharing_groups", "shared_sample_groups"]
 
 _GEN_INSTRUMENT = 41
 _GEN_SAMPLE_ID = 53
@@ -172,6 +173,100 @@ def _program_samples(data: bytes) -> dict[int, frozenset[int]]:
     return {p: frozenset(s) for p, s in sorted(result.items())}
 
 
+def _read(path: str | os.PathLike[str]) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise DataError(f"cannot read SoundFont {os.fspath(path)!s}: {reason}") from exc
+
+
+def _fingerprints(data: bytes) -> dict[int, frozenset[str]]:
+    """Program -> digests of the sample data (the PCM points) it plays."""
+    lists = _find_lists(data)
+    smpl = next(body for cid, body, _ in _chunks(data, *lists[b"sdta"]) if cid == b"smpl")
+    shdr = _read_tables(data)[b"shdr"]
+    digest = {}
+    for i, rec in enumerate(shdr[:-1]):
+        start, end = rec[1], rec[2]
+        digest[i] = hashlib.sha1(data[smpl + 2 * start : smpl + 2 * end]).hexdigest()
+    return {p: frozenset(digest[s] for s in samples) for p, samples in _program_samples(data).items()}
+
+
+def sample_fingerprints(path: str | os.PathLike[str]) -> dict[int, frozenset[str]]:
+    """Digests of the recordings each bank-0 preset plays, comparable across SoundFonts.
+
+    Two SoundFonts that ship the same recording (the same 16-bit sample points) give
+    it the same digest, whatever its name or index in either file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A SoundFont 2 (``.sf2``) file.
+
+    Returns
+    -------
+    dict[int, frozenset[str]]
+        General-MIDI program -> SHA-1 digests of its samples' data.
+
+    Raises
+    ------
+    DataError
+        If the file cannot be read or is not a well-formed SoundFont.
+    """
+    data = _read(path)
+    try:
+        return _fingerprints(data)
+    except (_Corrupt, struct.error, StopIteration) as exc:
+        raise DataError(f"{os.fspath(path)!s} is not a valid SoundFont 2 file: {exc}") from exc
+
+
+def shared_sample_groups(
+    programs: Mapping[str, Iterable[int]], fingerprints: Mapping[str, Mapping[int, frozenset[str]]]
+) -> dict[tuple[str, int], str]:
+    """Group (source, program) pairs that play at least one common recording, across sources.
+
+    Sharing is transitive, as in :func:`sample_sharing_groups`.
+
+    Parameters
+    ----------
+    programs : mapping
+        Source name -> the programs of that source to group.
+    fingerprints : mapping
+        Source name -> :func:`sample_fingerprints` of its SoundFont.
+
+    Returns
+    -------
+    dict[tuple[str, int], str]
+        ``(source, program)`` -> group name: the sorted members written
+        ``source:p%03d``, joined with ``+`` (``"merlin:p024+timgm6mb:p024"``).
+    """
+    nodes = sorted((src, int(p)) for src, progs in programs.items() for p in set(progs))
+    parent = {n: n for n in nodes}
+
+    def root(n: tuple[str, int]) -> tuple[str, int]:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    owner: dict[str, tuple[str, int]] = {}
+    for n in nodes:
+        for digest in sorted(fingerprints[n[0]].get(n[1], ())):
+            if digest in owner:
+                a, b = root(owner[digest]), root(n)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+            else:
+                owner[digest] = n
+    members: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for n in nodes:
+        members.setdefault(root(n), []).append(n)
+    names = {r: "+".join(f"{s}:p{p:03d}" for s, p in ms) for r, ms in members.items()}
+    return {n: names[root(n)] for n in nodes}
+
+
 def program_samples(path: str | os.PathLike[str]) -> dict[int, frozenset[int]]:
     """Sample indices played by each bank-0 preset of a SoundFont.
 
@@ -192,12 +287,7 @@ def program_samples(path: str | os.PathLike[str]) -> dict[int, frozenset[int]]:
     DataError
         If the file cannot be read or is not a well-formed SoundFont.
     """
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        reason = exc.strerror or exc
-        raise DataError(f"cannot read SoundFont {os.fspath(path)!s}: {reason}") from exc
+    data = _read(path)
     try:
         return _program_samples(data)
     except (_Corrupt, struct.error) as exc:
