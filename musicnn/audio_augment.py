@@ -1,4 +1,4 @@
-"""Audio-domain augmentation: random gain, small pitch shifts and time shifts.
+"""Audio-domain augmentation: gain, pitch and time shifts, equalisation, room reverb, noise.
 
 These act on the waveform before feature extraction, so they make new training examples
 (``musicnn train --audio-augment gain,pitch --augment-copies 2``) rather than altering
@@ -12,6 +12,13 @@ pitch     1.0     pitch shift drawn uniformly in ±value semitones (phase vocode
                   resampling, :func:`librosa.effects.pitch_shift`; duration kept)
 shift     0.1     time shift drawn uniformly in ±value seconds: the sound starts later
                   (zeros in front) or earlier (its start cut); the length is kept
+eq        6.0     random equaliser: gains drawn uniformly in ±value dB at 8 frequencies
+                  log-spaced from 50 Hz to Nyquist, interpolated over log frequency
+                  (another microphone, sample library or mixing desk)
+reverb    0.8     a room: an impulse response of exponentially decaying noise with a
+                  reverberation time (RT60) drawn in [0.1, value] s and a direct-to-
+                  reverberant mix drawn in [0, 1]; the length is kept
+noise     30.0    white noise at a signal-to-noise ratio drawn in [value, value + 30] dB
 ========= ======= ===============================================================
 
 Each augmented copy of a file is drawn from a generator seeded by the run's seed, the
@@ -38,7 +45,12 @@ AUDIO_AUGMENTATIONS: dict[str, tuple[float, float, float, bool]] = {
     "gain": (6.0, 0.0, 40.0, True),
     "pitch": (1.0, 0.0, 12.0, True),
     "shift": (0.1, 0.0, 5.0, True),
+    "eq": (6.0, 0.0, 30.0, True),
+    "reverb": (0.8, 0.1, 5.0, False),
+    "noise": (30.0, -10.0, 100.0, False),
 }
+
+_EQ_POINTS = 8
 
 
 def parse_audio_augment(text: Any) -> dict[str, float]:
@@ -95,14 +107,23 @@ class AudioAugment:
         key = int.from_bytes(hashlib.sha1(f"{p.parent.name}/{p.name}".encode()).digest()[:8], "little")
         return np.random.default_rng([int(self.seed), int(self.copy), key])
 
-    def draws(self, path: str = "") -> dict[str, float]:
-        """The random values of this copy of ``path``: ``gain_db``, ``semitones``, ``shift_s``
-        (0 for an augmentation not asked for)."""
+    def draws(self, path: str = "") -> dict[str, Any]:
+        """The random values of this copy of ``path``: ``gain_db``, ``semitones``, ``shift_s``,
+        ``eq_db`` (8 gains), ``rt60_s``, ``wet``, ``snr_db`` and ``seed`` (of the noises);
+        0 / None for an augmentation not asked for."""
         params, rng = self.params, self.rng(path)
-        values = {}
+        values: dict[str, Any] = {}
         for name, key in (("gain", "gain_db"), ("pitch", "semitones"), ("shift", "shift_s")):
             draw = rng.uniform(-1.0, 1.0)  # drawn even when unused: each value keeps its draw
             values[key] = float(draw * params[name]) if name in params else 0.0
+        eq = rng.uniform(-1.0, 1.0, _EQ_POINTS)
+        values["eq_db"] = eq * params["eq"] if "eq" in params else None
+        rt60, wet = rng.uniform(0.0, 1.0, 2)
+        values["rt60_s"] = float(0.1 + rt60 * (params["reverb"] - 0.1)) if "reverb" in params else 0.0
+        values["wet"] = float(wet) if "reverb" in params else 0.0
+        snr = rng.uniform(0.0, 30.0)
+        values["snr_db"] = float(params["noise"] + snr) if "noise" in params else None
+        values["seed"] = int(rng.integers(2**31))
         return values
 
     def __call__(self, y: np.ndarray, sr: int, path: str = "") -> np.ndarray:
@@ -118,6 +139,42 @@ class AudioAugment:
         if n:
             pad = np.zeros(min(n, len(out)), dtype=np.float32)
             out = np.concatenate([pad, out[: len(out) - len(pad)]]) if shift > 0 else np.concatenate([out[len(pad):], pad])
+        noise_rng = np.random.default_rng(d["seed"])
+        if d["eq_db"] is not None:
+            out = _equalise(out, sr, d["eq_db"])
+        if d["rt60_s"]:
+            out = _reverberate(out, sr, d["rt60_s"], d["wet"], noise_rng)
+        if d["snr_db"] is not None:
+            power = float(np.mean(out.astype(np.float64) ** 2))
+            if power > 0:
+                sigma = np.sqrt(power / 10.0 ** (d["snr_db"] / 10.0))
+                out = out + noise_rng.normal(0.0, sigma, len(out)).astype(np.float32)
         if gain_db:
             out = out * np.float32(10.0 ** (gain_db / 20.0))
-        return out
+        return out.astype(np.float32, copy=False)
+
+
+def _equalise(y: np.ndarray, sr: int, gains_db: np.ndarray) -> np.ndarray:
+    """Apply a smooth gain curve through ``gains_db`` at log-spaced frequencies (zero phase)."""
+    n = len(y)
+    spectrum = np.fft.rfft(y.astype(np.float64))
+    freqs = np.fft.rfftfreq(n, 1.0 / sr)
+    points = np.geomspace(50.0, sr / 2, len(gains_db))
+    curve_db = np.interp(np.log(np.maximum(freqs, 1.0)), np.log(points), gains_db)
+    return np.fft.irfft(spectrum * 10.0 ** (curve_db / 20.0), n).astype(np.float32)
+
+
+def _reverberate(y: np.ndarray, sr: int, rt60: float, wet: float, rng: np.random.Generator) -> np.ndarray:
+    """Convolve with a generated room response: decaying noise with reverberation time ``rt60``.
+
+    The direct sound keeps weight ``1 - wet``, the reverberant tail ``wet`` (scaled to the
+    direct sound's energy); the result is cut to the input's length.
+    """
+    from scipy.signal import fftconvolve
+
+    t = np.arange(int(rt60 * sr)) / sr
+    tail = rng.normal(0.0, 1.0, len(t)) * 10.0 ** (-3.0 * t / rt60)  # -60 dB at rt60
+    tail /= np.sqrt(np.sum(tail**2)) or 1.0
+    ir = wet * tail
+    ir[0] += 1.0 - wet
+    return fftconvolve(y.astype(np.float64), ir)[: len(y)].astype(np.float32)

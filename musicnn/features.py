@@ -10,15 +10,23 @@ Kinds
 -----
 ``stft``         STFT magnitude, ``1 + n_fft // 2`` bins.
 ``mel``          mel power spectrogram, ``n_mels`` bands.
-``logmel``       mel power in dB (``10 log10``, reference 1.0, floor -100 dB), ``n_mels`` bands.
-                 The floor is absolute (librosa's ``top_db=None``), not 80 dB under each clip's
-                 loudest frame, so a frame's value does not depend on the rest of its clip.
+``logmel``       mel power in dB (``10 log10``, reference 1.0), ``n_mels`` bands.  The floor is
+                 absolute (-100 dB) when ``top_db`` is None, else ``top_db`` under the clip's
+                 loudest cell (librosa's ``power_to_db(ref=1, top_db=...)``).
 ``mfcc``         ``n_mfcc`` MFCCs of the log-mel spectrogram; ``deltas=1`` appends the deltas,
                  ``deltas=2`` the deltas and delta-deltas.
 ``cqt``          constant-Q magnitude, ``n_bins`` bins from ``fmin`` (C1 when 0).
 ``chroma``       chroma from the STFT power, ``n_chroma`` pitch classes.
 ``descriptors``  spectral centroid, bandwidth, roll-off, flatness, the ``n_bands + 1`` contrast
                  bands, zero-crossing rate and RMS: 13 values per frame with the default 6 bands.
+
+Normalisation
+-------------
+``norm`` acts on ``logmel`` (and so on ``mfcc``) before pooling: ``"none"``; ``"clip"``
+subtracts the clip's loudest value (0 dB at each clip's peak); ``"band"`` subtracts each
+band's mean over the clip (a static equaliser, a room's colour or a sample library's
+recording chain then cancels out); ``"pcen"`` replaces the log by per-channel energy
+normalisation (librosa's ``pcen`` with its defaults, on the mel power scaled to 16-bit range).
 
 Short clips
 -----------
@@ -46,6 +54,7 @@ from musicnn.errors import FeatureError
 __all__ = [
     "FeatureSpec",
     "KINDS",
+    "NORMS",
     "POOLING_STATS",
     "PRESETS",
     "compute",
@@ -56,6 +65,8 @@ __all__ = [
 ]
 
 KINDS = ("stft", "mel", "logmel", "mfcc", "cqt", "chroma", "descriptors")
+
+NORMS = ("none", "clip", "band", "pcen")
 
 POOLING_STATS = ("mean", "std", "min", "max", "median", "skew", "kurtosis")
 
@@ -94,6 +105,11 @@ class FeatureSpec:
     duration : float or None
         Clip length in seconds: clips are cropped or zero-padded to it (``None``: as long as
         the file).  Classification of longer audio uses windows of this length.
+    top_db : float or None
+        Dynamic range of ``logmel``/``mfcc`` under each clip's loudest cell; ``None``: an
+        absolute -100 dB floor.
+    norm : str
+        One of :data:`NORMS` (see the module's "Normalisation").
     """
 
     kind: str = "logmel"
@@ -111,6 +127,8 @@ class FeatureSpec:
     n_bands: int = 6
     pooling: tuple[str, ...] = field(default=())
     duration: float | None = None
+    top_db: float | None = None
+    norm: str = "none"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -133,6 +151,12 @@ class FeatureSpec:
             raise FeatureError(f"fmax={self.fmax!r} must be in (fmin, sr/2={nyquist:g}]")
         if self.duration is not None and (not np.isfinite(self.duration) or self.duration <= 0):
             raise FeatureError(f"duration={self.duration!r} must be > 0 seconds or None")
+        if self.top_db is not None and (isinstance(self.top_db, bool) or not np.isfinite(self.top_db) or self.top_db <= 0):
+            raise FeatureError(f"top_db={self.top_db!r} must be > 0 dB or None")
+        if self.norm not in NORMS:
+            raise FeatureError(f"norm={self.norm!r} is not a normalisation; valid: {', '.join(NORMS)}")
+        if self.top_db is not None:
+            object.__setattr__(self, "top_db", float(self.top_db))
         pooling = tuple(self.pooling)
         bad = [s for s in pooling if s not in POOLING_STATS]
         if bad:
@@ -205,7 +229,10 @@ class FeatureSpec:
         """One line for humans, e.g. ``logmel 64 bands @ 16000 Hz, frames``."""
         shape = f"pooled {'/'.join(self.pooling)}" if self.pooling else "frames"
         dur = f", {self.duration:g} s clips" if self.duration else ""
-        return f"{self.kind} ({self.dims} per frame) @ {self.sr} Hz, n_fft={self.n_fft}, hop={self.hop_length}, {shape}{dur}"
+        level = "" if self.top_db is None else f", top_db={self.top_db:g}"
+        level += "" if self.norm == "none" else f", norm={self.norm}"
+        return (f"{self.kind} ({self.dims} per frame) @ {self.sr} Hz, n_fft={self.n_fft}, hop={self.hop_length}"
+                f"{level}, {shape}{dur}")
 
 
 #: Named starting points; ``preset(name, **changes)`` tunes them.
@@ -322,7 +349,15 @@ def _frames(librosa, y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
         mel = _mel_basis(spec.sr, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax) @ power
         if kind == "mel":
             return mel
-        logmel = librosa.power_to_db(mel, ref=1.0, top_db=None)
+        if spec.norm == "pcen":
+            # 16-bit range as librosa's documentation suggests for float audio
+            logmel = librosa.pcen(mel * float(2**31), sr=spec.sr, hop_length=spec.hop_length)
+        else:
+            logmel = librosa.power_to_db(mel, ref=1.0, top_db=spec.top_db)
+            if spec.norm == "clip":
+                logmel = logmel - logmel.max()
+            elif spec.norm == "band":
+                logmel = logmel - logmel.mean(axis=1, keepdims=True)
         if kind == "logmel":
             return logmel
         mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=spec.n_mfcc)

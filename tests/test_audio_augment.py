@@ -13,8 +13,8 @@ from musicnn.errors import ConfigError
 def test_parse_audio_augment():
     assert parse_audio_augment("gain,pitch=0.5") == {"gain": 6.0, "pitch": 0.5}
     assert parse_audio_augment(None) == {}
-    with pytest.raises(ConfigError, match="unknown augmentation 'reverb'; choose from gain, pitch, shift"):
-        parse_audio_augment("reverb")
+    with pytest.raises(ConfigError, match="unknown augmentation 'echo'; choose from gain, pitch, shift, eq, reverb, noise"):
+        parse_audio_augment("echo")
     with pytest.raises(ConfigError, match="pitch=20 must be in"):
         parse_audio_augment("pitch=20")
     with pytest.raises(ConfigError, match="names no augmentation"):
@@ -80,3 +80,35 @@ def test_train_adds_augmented_copies_of_training_files_only(notes, tmp_path):
     with pytest.raises(ConfigError, match="unknown augmentation"):
         train(notes, "mlp", tmp_path / "m2.safetensors", store=store, progress=False, log=lambda m: None,
               audio_augment="echo")
+
+
+def test_eq_reverb_and_noise_on_a_rendered_note(a_note):
+    y, sr = load(a_note, sr=16000)
+    eq = AudioAugment("eq=12", seed=3)
+    d = eq.draws(str(a_note))
+    assert d["eq_db"].shape == (8,) and np.all(np.abs(d["eq_db"]) <= 12)
+    out = eq(y, sr, str(a_note))
+    assert out.shape == y.shape and out.dtype == np.float32
+    # the spectrum's shape changes: band energies move by different amounts
+    spec_in, spec_out = np.abs(np.fft.rfft(y)) ** 2, np.abs(np.fft.rfft(out)) ** 2
+    bands = np.array_split(np.arange(len(spec_in)), 8)
+    change = [10 * np.log10(spec_out[b].sum() / spec_in[b].sum()) for b in bands if spec_in[b].sum() > 0]
+    assert np.ptp(change) > 3
+    np.testing.assert_array_equal(out, eq(y, sr, str(a_note)))  # the same draw every time
+
+    rev = AudioAugment("reverb=1.5", seed=0)
+    r = rev.draws(str(a_note))
+    assert 0.1 <= r["rt60_s"] <= 1.5 and 0 <= r["wet"] <= 1
+    wet = rev(y, sr, str(a_note))
+    assert wet.shape == y.shape and np.all(np.isfinite(wet))
+    # a room rings on after the note: the late part of the clip holds more energy than the dry one
+    late = slice(int(1.05 * sr), None)
+    if r["wet"] > 0.05:
+        assert np.sum(wet[late] ** 2) > np.sum(y[late] ** 2)
+
+    noisy = AudioAugment("noise=20", seed=0)
+    snr = noisy.draws(str(a_note))["snr_db"]
+    assert 20 <= snr <= 50
+    n = noisy(y, sr, str(a_note)) - y
+    measured = 10 * np.log10(np.mean(y.astype(np.float64) ** 2) / np.mean(n.astype(np.float64) ** 2))
+    assert abs(measured - snr) < 0.5

@@ -135,3 +135,35 @@ def test_compute_rejects_bad_signals(y):
     bad[5] = np.inf
     with pytest.raises(FeatureError, match="non-finite"):
         compute(bad, spec_for("mel"))
+
+
+def test_top_db_and_norms_of_logmel(y):
+    from musicnn.features import FeatureSpec, compute
+
+    base = dict(kind="logmel", sr=22050, n_fft=1024, hop_length=512, n_mels=40)
+    floor = compute(y, FeatureSpec(**base))
+    ranged = compute(y, FeatureSpec(**base, top_db=60))
+    assert ranged.min() >= ranged.max() - 60 - 1e-3 and floor.min() < ranged.min()
+    clip = compute(y, FeatureSpec(**base, top_db=80, norm="clip"))
+    assert abs(clip.max()) < 1e-4 and clip.min() >= -80 - 1e-3
+    # band: a static equaliser (a constant gain per band) cancels out
+    band = compute(y, FeatureSpec(**base, norm="band"))
+    np.testing.assert_allclose(band.mean(axis=0), 0, atol=1e-3)
+    head = y[: len(y) // 3]  # the sounding part: no cell at the -100 dB floor
+    louder = compute(head * 3.0, FeatureSpec(**base, norm="band"))
+    np.testing.assert_allclose(louder, compute(head, FeatureSpec(**base, norm="band")), atol=1e-2)
+    pcen = compute(y, FeatureSpec(**base, norm="pcen"))
+    assert pcen.shape == floor.shape and np.all(np.isfinite(pcen)) and pcen.min() >= 0
+    mfcc = compute(y, FeatureSpec(**{**base, "kind": "mfcc"}, top_db=80, norm="band"))
+    assert mfcc.shape[1] == 20
+    assert "top_db=80" in FeatureSpec(**base, top_db=80).describe()
+    assert FeatureSpec(**base, top_db=80).hash != FeatureSpec(**base).hash
+
+
+@pytest.mark.parametrize("kw, msg", [({"top_db": 0}, "top_db=0 must be > 0"),
+                                     ({"norm": "loud"}, "norm='loud' is not a normalisation")])
+def test_invalid_level_options_name_the_value(kw, msg):
+    from musicnn.features import FeatureSpec
+
+    with pytest.raises(FeatureError, match=msg):
+        FeatureSpec(**kw)
