@@ -1,0 +1,207 @@
+"""What generalises to instruments never heard: one change at a time, on three protocols.
+
+Every row trains the CNN (``musicnn.models.cnn.SpectrogramCNN``) on log-mel features and
+changes one thing from the row ``base``.  Each row is measured on
+
+* ``within``: the TimGM6mb notes, group split (held-out sample groups), 3 split seeds;
+* ``T->M``: trained on every TimGM6mb note, tested on the Merlin programs that share no
+  sample with TimGM6mb (``Collection.split(by="source")``);
+* ``M->T``: the other way round.
+
+The data is a multi-source instrument set::
+
+    musicnn datasets build instruments --soundfont timgm6mb --soundfont merlin --out data/multi
+
+Results go to a JSON-lines file as each run finishes (a rerun skips what it holds) and a
+Markdown table is printed at the end::
+
+    python benchmarks/generalisation.py --data data/multi --out benchmarks/generalisation.jsonl
+    python benchmarks/generalisation.py --data data/multi --rows base band --protocols T-M M-T
+
+``--extra NAME=DIR`` adds a test on a set the rows never tune on (e.g. FluidR3_GM rendered
+with ``--soundfont /usr/share/sounds/sf2/FluidR3_GM.sf2``): the model trained on both
+sources of ``--data`` is scored on it, for the rows named by ``--extra-rows``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+#: the plain baseline: 64-band log-mel, hop 256, 80 dB range, a 4-block CNN trained for a
+#: fixed number of epochs on train + validation
+BASE_SPEC = dict(kind="logmel", sr=16000, n_fft=1024, hop_length=256, n_mels=64, top_db=80.0, duration=1.5)
+BASE_PARAMS = dict(channels=(16, 32, 64, 128), global_pool="avg", dropout=0.3, batch_size=32, lr=1e-3,
+                   max_epochs=15, patience=100, validation_fraction=0.0)
+
+#: row -> (spec changes, estimator changes, how it fits, audio augmentation)
+ROWS: dict[str, dict] = {
+    "today": dict(spec=dict(hop_length=512, top_db=None), params=dict(channels=(16, 32, 64), global_pool="avgmax",
+                                                                      batch_size=64, max_epochs=100, patience=10,
+                                                                      validation_fraction=0.15),
+                  fit="early"),
+    "base": {},
+    "floor-100": dict(spec=dict(top_db=None)),
+    "top_db60": dict(spec=dict(top_db=60.0)),
+    "norm-clip": dict(spec=dict(norm="clip")),
+    "norm-band": dict(spec=dict(norm="band")),
+    "pcen": dict(spec=dict(norm="pcen", top_db=None)),
+    "hop512": dict(spec=dict(hop_length=512)),
+    "mels128": dict(spec=dict(n_mels=128)),
+    "early-stop": dict(params=dict(max_epochs=100, patience=10, validation_fraction=0.15), fit="early"),
+    "wide": dict(params=dict(channels=(32, 64, 128, 256))),
+    "small": dict(params=dict(channels=(8, 16, 32, 64))),
+    "specaugment": dict(params=dict(augment="specaugment")),
+    "mixup": dict(params=dict(augment="mixup")),
+    "audio-eq-reverb": dict(audio="eq,reverb,gain", copies=1),
+    "audio-pitch-shift": dict(audio="pitch,shift", copies=1),
+    "audio-noise": dict(audio="noise", copies=1),
+    "ensemble3": dict(ensemble=3),
+}
+
+PROTOCOLS = ("within", "T-M", "M-T")
+SOURCES = {"T": "timgm6mb", "M": "merlin"}
+
+
+def _spec(row: dict):
+    from musicnn.features import FeatureSpec
+
+    return FeatureSpec(**{**BASE_SPEC, **row.get("spec", {})})
+
+
+def _params(row: dict, seed: int) -> dict:
+    params = {**BASE_PARAMS, **row.get("params", {}), "seed": seed, "progress": False}
+    return params
+
+
+def _splits(coll, protocol: str, seed: int):
+    from musicnn.data import Collection
+
+    if protocol == "within":
+        timgm = Collection([it for it in coll if it.meta.get("source") == "timgm6mb"], coll.source)
+        return timgm.split(test_size=0.2, val_size=0.15, seed=seed)
+    train_src, test_src = (SOURCES[c] for c in protocol.split("-"))
+    only = Collection([it for it in coll if it.meta.get("source") in (train_src, test_src)], coll.source)
+    return only.split(by="source", test_source=test_src, val_size=0.15, seed=seed)
+
+
+def _features(items, spec, store, audio: str | None, copies: int, seed: int):
+    from musicnn.audio_augment import AudioAugment
+    from musicnn.pipeline import load_features
+
+    ds = load_features(items, spec, store=store, jobs=2, progress=False)
+    X, y = [ds.X], [ds.y]
+    for k in range(1, copies + 1 if audio else 1):
+        aug = load_features(items, spec, store=store, jobs=2, progress=False,
+                            variant=AudioAugment(audio, copy=k, seed=seed))
+        X.append(aug.X)
+        y.append(aug.y)
+    return np.concatenate(X), np.concatenate(y)
+
+
+def run_one(coll, name: str, protocol: str, seed: int, store, extra=None) -> dict:
+    """Train row ``name`` on one protocol and split seed; score it (and on ``extra`` sets)."""
+    import torch
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from musicnn.models.cnn import SpectrogramCNN
+    from musicnn.pipeline import load_features
+
+    torch.set_num_threads(2)
+    row = ROWS[name]
+    spec = _spec(row)
+    parts = _splits(coll, protocol, seed)
+    fit = row.get("fit", "fixed")
+    train_items = parts["train"] if fit == "early" else parts["train"].__class__(
+        list(parts["train"]) + list(parts["validation"]), coll.source)
+    X, y = _features(train_items, spec, store, row.get("audio"), row.get("copies", 0), seed)
+    tests = {"test": parts["test"]}
+    for key, other in (extra or {}).items():
+        tests[key] = other
+    test_sets = {k: load_features(v, spec, store=store, jobs=2, progress=False) for k, v in tests.items()}
+    t0 = time.perf_counter()
+    probas = {k: 0.0 for k in test_sets}
+    n_models = row.get("ensemble", 1)
+    for m in range(n_models):
+        params = _params(row, seed + 1000 * m)
+        est = SpectrogramCNN(**params)
+        fit_kw = {}
+        if fit == "early":
+            val = load_features(parts["validation"], spec, store=store, jobs=2, progress=False)
+            fit_kw = dict(X_val=val.X, y_val=val.y)
+        est.fit(X, y, **fit_kw)
+        for k, ds in test_sets.items():
+            probas[k] = probas[k] + est.predict_proba(ds.X)
+    out = {"row": name, "protocol": protocol, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
+           "n_train": int(len(y))}
+    for k, ds in test_sets.items():
+        pred = est.classes_[np.argmax(probas[k], axis=1)]
+        prefix = "" if k == "test" else f"{k}_"
+        out[f"{prefix}n"] = int(len(ds.y))
+        out[f"{prefix}accuracy"] = round(float(accuracy_score(ds.y, pred)), 4)
+        out[f"{prefix}macro_f1"] = round(float(f1_score(ds.y, pred, average="macro")), 4)
+    return out
+
+
+def table(results: list[dict], rows: list[str]) -> str:
+    """Markdown: per row, within (mean ± sd over seeds), T->M, M->T, mean of the two cross."""
+    lines = ["| row | within acc (3 seeds) | T->M acc / F1 | M->T acc / F1 | cross mean acc | fit s |",
+             "|---|---|---|---|---|---|"]
+    for name in rows:
+        rs = [r for r in results if r["row"] == name]
+        if not rs:
+            continue
+        w = [r["accuracy"] for r in rs if r["protocol"] == "within"]
+        cells = [f"{np.mean(w):.3f} ± {np.std(w):.3f}" if w else "-"]
+        cross = []
+        for p in ("T-M", "M-T"):
+            c = [r for r in rs if r["protocol"] == p]
+            cells.append(f"{c[0]['accuracy']:.3f} / {c[0]['macro_f1']:.3f}" if c else "-")
+            cross += [c[0]["accuracy"]] if c else []
+        cells.append(f"{np.mean(cross):.3f}" if len(cross) == 2 else "-")
+        cells.append(f"{np.mean([r['seconds'] for r in rs]):.0f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from musicnn.data import Collection
+    from musicnn.store import FeatureStore
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="multi-source instrument set (timgm6mb + merlin)")
+    ap.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
+    ap.add_argument("--protocols", nargs="*", default=list(PROTOCOLS), choices=list(PROTOCOLS))
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2], help="split seeds of 'within'")
+    ap.add_argument("--out", default="benchmarks/generalisation.jsonl")
+    ap.add_argument("--cache-dir", default=None)
+    args = ap.parse_args(argv)
+    coll = Collection.load(args.data)
+    store = FeatureStore(args.cache_dir)
+    out = Path(args.out)
+    done = []
+    if out.exists():
+        done = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    have = {(r["row"], r["protocol"], r["seed"]) for r in done}
+    for name in args.rows:
+        for protocol in args.protocols:
+            for seed in (args.seeds if protocol == "within" else [0]):
+                if (name, protocol, seed) in have:
+                    continue
+                r = run_one(coll, name, protocol, seed, store)
+                print(json.dumps(r), flush=True)
+                with open(out, "a") as f:
+                    f.write(json.dumps(r) + "\n")
+                done.append(r)
+    print(table(done, list(ROWS)))
+
+
+if __name__ == "__main__":
+    main()
