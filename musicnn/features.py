@@ -237,7 +237,8 @@ class FeatureSpec:
 
 #: Named starting points; ``preset(name, **changes)`` tunes them.
 PRESETS: dict[str, FeatureSpec] = {
-    "logmel": FeatureSpec(kind="logmel", sr=16000, n_fft=1024, hop_length=512, n_mels=64),
+    # hop 256 and an 80 dB range: what generalised best across SoundFonts (benchmarks/RESULTS.md)
+    "logmel": FeatureSpec(kind="logmel", sr=16000, n_fft=1024, hop_length=256, n_mels=64, top_db=80.0),
     "mfcc": FeatureSpec(kind="mfcc", sr=16000, n_fft=1024, hop_length=512, n_mels=64, n_mfcc=20, deltas=2,
                         pooling=("mean", "std")),
     "descriptors": FeatureSpec(kind="descriptors", sr=16000, n_fft=1024, hop_length=512, pooling=("mean", "std")),

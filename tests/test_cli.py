@@ -219,7 +219,7 @@ def test_features_of_files_of_different_lengths(runner, note_paths, tmp_path):
     line = error_line(run(runner, [*args, "--out", str(tmp_path / "f.npz")], code=1))
     assert "different shapes" in line and "--duration" in line
     run(runner, [*args, "--duration", "1.0", "--out", str(tmp_path / "f.npz")])
-    assert np.load(tmp_path / "f.npz")["X"].shape == (2, 32, 64)
+    assert np.load(tmp_path / "f.npz")["X"].shape == (2, 63, 64)
 
 
 def test_embed_writes_one_vector_per_file(runner, trained, note_paths, tmp_path):
@@ -228,13 +228,13 @@ def test_embed_writes_one_vector_per_file(runner, trained, note_paths, tmp_path)
     bad = tmp_path / "bad.wav"
     bad.write_text("nope")
     result = run(runner, ["embed", str(path), *files, str(bad), "--out", str(tmp_path / "e.npz")], code=EXIT_SKIPPED)
-    assert "wrote 3 embeddings of 32 values" in result.output and "bad.wav" in result.output
+    assert "wrote 3 embeddings of 16 values" in result.output and "bad.wav" in result.output
     data = np.load(tmp_path / "e.npz")
-    assert data["embeddings"].shape == (3, 32) and list(data["paths"]) == files  # 2 x 16 channels (mean, max)
+    assert data["embeddings"].shape == (3, 16) and list(data["paths"]) == files  # 16 channels, averaged
     assert np.isfinite(data["embeddings"]).all() and not np.allclose(data["embeddings"][0], data["embeddings"][1])
     run(runner, ["embed", str(path), *files, "--out", str(tmp_path / "e.csv")])
     rows = list(csv.DictReader(open(tmp_path / "e.csv")))
-    assert [r["path"] for r in rows] == files and len(rows[0]) == 33
+    assert [r["path"] for r in rows] == files and len(rows[0]) == 17
     run(runner, ["embed", str(trained["mlp"][0]), files[0], "--out", str(tmp_path / "e.json")])
     (item,) = json.loads((tmp_path / "e.json").read_text())
     assert item["path"] == files[0] and len(item["embedding"]) == 64  # the MLP's hidden layer

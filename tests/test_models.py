@@ -125,7 +125,7 @@ def test_string_labels(blobs):
 
 def test_embed_returns_penultimate_layer(fitted_mlp, fitted_cnn, blobs, spectro):
     assert fitted_mlp.embed(blobs[2]).shape == (len(blobs[2]), 32)
-    assert fitted_cnn.embed(spectro[1][0]).shape == (60, 2 * 16)
+    assert fitted_cnn.embed(spectro[1][0]).shape == (60, 16)
 
 
 def test_seed_gives_identical_weights(blobs):

@@ -252,7 +252,7 @@ def notes_logmel(notes, tmp_path_factory):
     from musicnn.store import FeatureStore
 
     store = FeatureStore(tmp_path_factory.mktemp("rnn-cache"))
-    data = load_features(Collection.load(notes), preset("logmel", duration=1.5), store=store, progress=False)
+    data = load_features(Collection.load(notes), preset("logmel", duration=1.5, hop_length=512), store=store, progress=False)
     return data.X, data.y
 
 

@@ -354,7 +354,7 @@ class SpectrogramCNN(TorchClassifier):
 
     Parameters
     ----------
-    channels : tuple of int, default=(16, 32, 64)
+    channels : tuple of int, default=(16, 32, 64, 128)
         Output channels of each convolution block (one block per entry).
     kernel_size : int or (int, int), default=3
         Kernel of every convolution: an int (square) or a (time, freq) pair.  With
@@ -378,7 +378,7 @@ class SpectrogramCNN(TorchClassifier):
         Batch normalisation after each convolution (the convolution then has no bias).
     dropout : float, default=0.3
         Dropout before the linear layer, in [0, 1).
-    global_pool : {"avgmax", "avg", "max"}, default="avgmax"
+    global_pool : {"avgmax", "avg", "max"}, default="avg"
         Pooling of the last feature map over time and frequency: the average and the
         maximum concatenated (embedding of ``2 * channels[-1]``), or either alone.
     batch_size, max_epochs, lr, weight_decay, patience, validation_fraction, seed, device, progress, monitor, lr_schedule, class_weight, clip_grad_norm, augment
@@ -406,7 +406,7 @@ class SpectrogramCNN(TorchClassifier):
     def __init__(
         self,
         *,
-        channels: tuple[int, ...] = (16, 32, 64),
+        channels: tuple[int, ...] = (16, 32, 64, 128),
         kernel_size: int | tuple[int, int] = 3,
         stride: int | tuple[int, int] = 1,
         padding: str | int | tuple[int, int] = "same",
@@ -416,8 +416,8 @@ class SpectrogramCNN(TorchClassifier):
         activation: str = "relu",
         batch_norm: bool = True,
         dropout: float = 0.3,
-        global_pool: str = "avgmax",
-        batch_size: int = 64,
+        global_pool: str = "avg",
+        batch_size: int = 32,
         max_epochs: int = 100,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
