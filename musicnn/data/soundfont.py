@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from musicnn.errors import DataError
 
@@ -243,28 +244,34 @@ def shared_sample_groups(
         ``source:p%03d``, joined with ``+`` (``"merlin:p024+timgm6mb:p024"``).
     """
     nodes = sorted((src, int(p)) for src, progs in programs.items() for p in set(progs))
+    members = _union(nodes, lambda n: fingerprints[n[0]].get(n[1], ()))
+    return {n: "+".join(f"{s}:p{p:03d}" for s, p in ms) for n, ms in members.items()}
+
+
+def _union(nodes: list, keys: Callable[[Any], Iterable]) -> dict[Any, list]:
+    """Each node -> the sorted members of its group: nodes joined, transitively, when they
+    share a key (a sample)."""
     parent = {n: n for n in nodes}
 
-    def root(n: tuple[str, int]) -> tuple[str, int]:
+    def root(n):
         while parent[n] != n:
             parent[n] = parent[parent[n]]
             n = parent[n]
         return n
 
-    owner: dict[str, tuple[str, int]] = {}
+    owner: dict = {}  # key -> first node seen with it
     for n in nodes:
-        for digest in sorted(fingerprints[n[0]].get(n[1], ())):
-            if digest in owner:
-                a, b = root(owner[digest]), root(n)
+        for k in sorted(keys(n)):
+            if k in owner:
+                a, b = root(owner[k]), root(n)
                 if a != b:
                     parent[max(a, b)] = min(a, b)
             else:
-                owner[digest] = n
-    members: dict[tuple[str, int], list[tuple[str, int]]] = {}
+                owner[k] = n
+    groups: dict = {}
     for n in nodes:
-        members.setdefault(root(n), []).append(n)
-    names = {r: "+".join(f"{s}:p{p:03d}" for s, p in ms) for r, ms in members.items()}
-    return {n: names[root(n)] for n in nodes}
+        groups.setdefault(root(n), []).append(n)
+    return {n: groups[root(n)] for n in nodes}
 
 
 def program_samples(path: str | os.PathLike[str]) -> dict[int, frozenset[int]]:
@@ -323,25 +330,5 @@ def sample_sharing_groups(
     """
     progs = sorted({int(p) for p in programs})
     samples = program_samples(path)
-    parent = {p: p for p in progs}
-
-    def root(p: int) -> int:
-        while parent[p] != p:
-            parent[p] = parent[parent[p]]
-            p = parent[p]
-        return p
-
-    owner: dict[int, int] = {}  # sample -> first program seen playing it
-    for p in progs:
-        for s in sorted(samples.get(p, ())):
-            if s in owner:
-                a, b = root(owner[s]), root(p)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-            else:
-                owner[s] = p
-    members: dict[int, list[int]] = {}
-    for p in progs:
-        members.setdefault(root(p), []).append(p)
-    names = {r: "+".join(f"p{m:03d}" for m in ms) for r, ms in members.items()}
-    return {p: names[root(p)] for p in progs}
+    members = _union(progs, lambda p: samples.get(p, ()))
+    return {p: "+".join(f"p{m:03d}" for m in ms) for p, ms in members.items()}
