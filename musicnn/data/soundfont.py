@@ -183,6 +183,15 @@ def _read(path: str | os.PathLike[str]) -> bytes:
         raise DataError(f"cannot read SoundFont {os.fspath(path)!s}: {reason}") from exc
 
 
+def _parse(path: str | os.PathLike[str], parse: Callable[[bytes], Any]) -> Any:
+    """Read a SoundFont and ``parse`` its bytes; a malformed file raises DataError naming it."""
+    data = _read(path)
+    try:
+        return parse(data)
+    except (_Corrupt, struct.error, StopIteration) as exc:
+        raise DataError(f"{os.fspath(path)!s} is not a valid SoundFont 2 file: {exc}") from exc
+
+
 def _fingerprints(data: bytes) -> dict[int, frozenset[str]]:
     """Program -> digests of the sample data (the PCM points) it plays."""
     lists = _find_lists(data)
@@ -216,11 +225,7 @@ def sample_fingerprints(path: str | os.PathLike[str]) -> dict[int, frozenset[str
     DataError
         If the file cannot be read or is not a well-formed SoundFont.
     """
-    data = _read(path)
-    try:
-        return _fingerprints(data)
-    except (_Corrupt, struct.error, StopIteration) as exc:
-        raise DataError(f"{os.fspath(path)!s} is not a valid SoundFont 2 file: {exc}") from exc
+    return _parse(path, _fingerprints)
 
 
 def shared_sample_groups(
@@ -294,11 +299,7 @@ def program_samples(path: str | os.PathLike[str]) -> dict[int, frozenset[int]]:
     DataError
         If the file cannot be read or is not a well-formed SoundFont.
     """
-    data = _read(path)
-    try:
-        return _program_samples(data)
-    except (_Corrupt, struct.error) as exc:
-        raise DataError(f"{os.fspath(path)!s} is not a valid SoundFont 2 file: {exc}") from exc
+    return _parse(path, _program_samples)
 
 
 def sample_sharing_groups(
