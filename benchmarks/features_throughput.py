@@ -79,7 +79,7 @@ WHAT = {
         "reference: librosa.load(sr=22050) [soundfile decode, mono mean, soxr_hq], "
         "melspectrogram(n_fft=2048, hop=512, n_mels=128, power 2), power_to_db(ref=1, top_db=80): "
         "(128, 1292) float32 per file, kept in a list",
-        "musicnn --preset logmel --sr 22050 --n-fft 2048 --hop-length 512 --n-mels 128: musicnn.audio.load "
+        "musicnn --preset logmel --sr 22050 --n-fft 2048 --hop-length 512 --n-mels 128: musicnn.audio.io.load "
         "[soundfile decode in blocks, mono mean, soxr HQ], |STFT|^2, float32 mel basis product, "
         "power_to_db(ref=1, top_db=None); (1292, 128) float32 per file written to the cache as .npy, "
         "then all files stacked into one array",

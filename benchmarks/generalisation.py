@@ -1,6 +1,6 @@
 """What generalises to instruments never heard: one change at a time, on three protocols.
 
-Every row trains the CNN (``musicnn.models.cnn.SpectrogramCNN``) on log-mel features and
+Every row trains the CNN (``musicnn.models.deep.cnn.SpectrogramCNN``) on log-mel features and
 changes one thing from the row ``base``.  Each row is measured on
 
 * ``within``: the TimGM6mb notes, group split (held-out sample groups), 3 split seeds;
@@ -93,7 +93,7 @@ def _splits(coll, protocol: str, seed: int):
 
 
 def _features(items, spec, store, audio: str | None, copies: int, seed: int):
-    from musicnn.audio_augment import AudioAugment
+    from musicnn.audio.augment import AudioAugment
     from musicnn.pipeline import load_features
 
     ds = load_features(items, spec, store=store, jobs=2, progress=False)
@@ -111,7 +111,7 @@ def run_one(coll, name: str, protocol: str, seed: int, store) -> dict:
     import torch
     from sklearn.metrics import accuracy_score, f1_score
 
-    from musicnn.models.cnn import SpectrogramCNN
+    from musicnn.models.deep.cnn import SpectrogramCNN
     from musicnn.pipeline import load_features
 
     torch.set_num_threads(2)

@@ -54,7 +54,7 @@ def compare(name: str, X, y, Xt, yt, *, hidden, epochs, batch, lr, repeats):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from musicnn.models.mlp import MLPClassifier
+    from musicnn.models.deep.mlp import MLPClassifier
 
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     rows = []

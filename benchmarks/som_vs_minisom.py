@@ -55,7 +55,7 @@ def mfcc_frames(n: int, seed: int = 0) -> tuple[np.ndarray, str]:
     """``n`` random MFCC+delta frames (40 values) of the benchmark corpus's music clips."""
     from corpus import corpus_dir, make_corpus
 
-    from musicnn.audio import load
+    from musicnn.audio.io import load
     from musicnn.features import FeatureSpec, compute
 
     spec = FeatureSpec(kind="mfcc", sr=22050, n_fft=2048, hop_length=512, n_mels=128, n_mfcc=20, deltas=1)
@@ -107,7 +107,7 @@ def run_minisom(X, side, n_pres, n_epochs, how):
 
 
 def run_ours(X, side, n_pres, n_epochs, mode, batch_size=32, seed=0):
-    from musicnn.models.som import SOM
+    from musicnn.models.classic.som import SOM
 
     kw = dict(topology="rectangular", neighborhood="gaussian", sigma=SIGMA0, sigma_final=SIGMA0 / 3,
               learning_rate=ETA0, learning_rate_final=ETA0 / 3, decay="inverse", init="pca",

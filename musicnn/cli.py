@@ -536,7 +536,7 @@ def classify(ctx, args, top_k, fmt, overlap, hop, method, out, segments, batch_s
     """
     from musicnn.errors import ConfigError
     from musicnn.features import FeatureSpec
-    from musicnn.inference import classify_batch, segment_paths
+    from musicnn.inference.engine import classify_batch, segment_paths
 
     if hop is not None and ctx.get_parameter_source("overlap") is not click.core.ParameterSource.DEFAULT:
         raise click.UsageError("give --hop or --overlap, not both")
@@ -605,7 +605,7 @@ def embed(ctx, args, out, overlap, hop, batch_size) -> None:
     import numpy as np
 
     from musicnn.features import FeatureSpec
-    from musicnn.inference import embed_files
+    from musicnn.inference.engine import embed_files
     from musicnn.modelfile import load_model
 
     target = Path(out)

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from musicnn.audio import check_sr
+from musicnn.audio.io import check_sr
 from musicnn.errors import FeatureError
 
 __all__ = [
@@ -307,7 +307,7 @@ def compute(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     Parameters
     ----------
     y : np.ndarray [shape=(n,)]
-        Mono audio at ``spec.sr`` (not checked: resample first, e.g. with :func:`musicnn.audio.load`).
+        Mono audio at ``spec.sr`` (not checked: resample first, e.g. with :func:`musicnn.audio.io.load`).
     spec : FeatureSpec
 
     Returns
@@ -438,10 +438,10 @@ def extract(path: str | os.PathLike, spec: FeatureSpec, transform: Any = None) -
     """Load one file and compute its features (see :func:`compute`).
 
     ``transform(y, sr, path)``, when given, changes the loaded signal first (audio
-    augmentation, :class:`musicnn.audio_augment.AudioAugment`).
+    augmentation, :class:`musicnn.audio.augment.AudioAugment`).
     Silent files raise :class:`~musicnn.errors.AudioError`: they carry nothing to learn from.
     """
-    from musicnn.audio import load
+    from musicnn.audio.io import load
 
     y, _ = load(path, sr=spec.sr, duration=spec.duration, allow_silent=False)
     if transform is not None:

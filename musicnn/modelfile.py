@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_path
-from .errors import ConfigError, ModelFileError
+from musicnn.atomic import atomic_path
+from musicnn.errors import ConfigError, ModelFileError
 
 __all__ = ["FORMAT_VERSION", "METADATA_KEY", "load_model", "read_metadata", "save_model"]
 
@@ -89,7 +89,7 @@ def save_model(path: str | os.PathLike, estimator: Any, *, metadata: dict[str, A
     from safetensors.torch import save as to_bytes
     from sklearn.exceptions import NotFittedError
 
-    from .models import family_of
+    from musicnn.models import family_of
 
     path = Path(path)
     metadata = dict(metadata or {})
@@ -182,7 +182,14 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _params_for(cls: type, params: dict[str, Any], path: Path) -> dict[str, Any]:
-    """Match stored hyper-parameters to ``cls``'s signature (JSON lists back to tuples)."""
+    """Match stored hyper-parameters to ``cls``'s signature (JSON lists back to tuples).
+
+    A family that renamed a hyper-parameter maps the names of older files in its class
+    method ``_upgrade_params(params) -> params`` (e.g. ``eta`` -> ``lr``), applied first.
+    """
+    upgrade = getattr(cls, "_upgrade_params", None)
+    if upgrade is not None:
+        params = upgrade(dict(params))
     signature = inspect.signature(cls.__init__)
     accepted = {n: p for n, p in signature.parameters.items() if n != "self"}
     unknown = sorted(set(params) - set(accepted))
@@ -218,7 +225,7 @@ def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     """
     from safetensors.torch import load_file
 
-    from .models import get_estimator_class
+    from musicnn.models import get_estimator_class
 
     path = Path(path)
     document = read_metadata(path)

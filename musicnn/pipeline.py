@@ -77,7 +77,7 @@ def load_features(
 ) -> Dataset:
     """Extract (or read cached) features of every item; failures are left out and listed.
 
-    ``variant`` (:class:`musicnn.audio_augment.AudioAugment`) gives the features of an
+    ``variant`` (:class:`musicnn.audio.augment.AudioAugment`) gives the features of an
     augmented copy of every item instead.
     """
     store = store if store is not None else FeatureStore()
@@ -127,7 +127,7 @@ def build_estimator(cls: type, params: dict[str, Any], *, seed: int = 0, progres
 
 def _audio_variants(audio_augment: str | None, copies: int, seed: int) -> list[Any]:
     """The augmented copies asked for (checked before any work is done)."""
-    from musicnn.audio_augment import AudioAugment, parse_audio_augment
+    from musicnn.audio.augment import AudioAugment, parse_audio_augment
 
     if not parse_audio_augment(audio_augment):
         return []
@@ -160,7 +160,7 @@ def _cuda_available() -> bool:
 
 def _clip_duration(items: Collection) -> float:
     """Median duration of the items (header only), rounded to 0.1 s."""
-    from musicnn.audio import duration
+    from musicnn.audio.io import duration
 
     values = []
     for it in items:
@@ -275,7 +275,7 @@ def train(
         saved); with ``resume`` a run interrupted by a crash or Ctrl-C continues from it
         to the result the uninterrupted run would have given.
     audio_augment : str or None
-        Audio augmentations (``"gain,pitch,shift"``, see :mod:`musicnn.audio_augment`):
+        Audio augmentations (``"gain,pitch,shift"``, see :mod:`musicnn.audio.augment`):
         ``augment_copies`` augmented copies of every training file are added to the
         training split (never to validation or test); their features are cached.
     augment_copies : int
@@ -289,10 +289,10 @@ def train(
     -----
     Started by ``torchrun`` (``WORLD_SIZE > 1``), every process reads the features (rank
     0 extracts them first, the others read its cache), trains its share of each batch
-    (:mod:`musicnn.distributed`), and only rank 0 logs, evaluates and writes files; the
+    (:mod:`musicnn.training.distributed`), and only rank 0 logs, evaluates and writes files; the
     other processes return an outcome with ``report=None`` and no files.
     """
-    from musicnn.distributed import barrier, context
+    from musicnn.training.distributed import barrier, context
     from musicnn.evaluation import evaluate, plot_confusion, plot_curves
     from musicnn.modelfile import save_model
     from musicnn.models import get_estimator_class, params_for

@@ -3,7 +3,7 @@
 An entry is keyed by the audio file's identity (resolved path, size, modification time)
 and the :attr:`FeatureSpec.hash <musicnn.features.FeatureSpec.hash>`, and lives at
 ``<root>/<spec hash>/<key[:2]>/<key>.npy``; the features of an augmented copy
-(:class:`musicnn.audio_augment.AudioAugment`) live under ``<root>/<spec hash>/<its tag>/``.  Entries are written to a temporary file in
+(:class:`musicnn.audio.augment.AudioAugment`) live under ``<root>/<spec hash>/<its tag>/``.  Entries are written to a temporary file in
 the same folder and renamed into place, so a run killed at any moment leaves either a
 whole entry or none; an unreadable entry counts as a miss and is recomputed.
 
@@ -22,10 +22,10 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from musicnn.atomic import atomic_path
-from musicnn.errors import MusicnnError
+from musicnn.checks import describe_error
 from musicnn.features import FeatureSpec
 from musicnn.progress import progress_bar
-from musicnn.threads import single_thread
+from musicnn.runtime import single_thread
 
 __all__ = ["FeatureStore", "ExtractResult", "default_cache_dir", "CACHE_ENV"]
 
@@ -73,10 +73,6 @@ def _file_key(path: Path) -> str:
     return hashlib.sha1(ident.encode()).hexdigest()
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, MusicnnError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
 
 
 class FeatureStore:
@@ -243,4 +239,4 @@ def _work(task: tuple) -> tuple[int, np.ndarray | None, bool, str | None]:
         feats, cached = store.compute(path, spec, variant)
         return i, feats, cached, None
     except Exception as exc:  # a batch never dies on one bad file
-        return i, None, False, _describe(exc)
+        return i, None, False, describe_error(exc)

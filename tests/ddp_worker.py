@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from musicnn.models.mlp import MLPClassifier
+from musicnn.models.deep.mlp import MLPClassifier
 
 
 def main() -> None:

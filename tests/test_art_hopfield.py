@@ -10,8 +10,8 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from musicnn.errors import ConfigError, DataError
-from musicnn.models.art import FuzzyART, FuzzyARTMAP, complement_code
-from musicnn.models.hopfield import CapacityWarning, Hopfield, hebbian_weights
+from musicnn.models.classic.art import FuzzyART, FuzzyARTMAP, complement_code
+from musicnn.models.classic.hopfield import CapacityWarning, Hopfield, hebbian_weights
 
 QUIET = {"progress": False}
 
@@ -265,7 +265,7 @@ def test_chords_recalled_from_noisy_pitch_class_cues():
 
 def test_chords_recalled_from_the_chroma_of_rendered_notes(notes):
     """The binarised chroma (3 strongest pitch classes) of real organ notes, mixed."""
-    from musicnn.audio import load
+    from musicnn.audio.io import load
     from musicnn.features import compute, preset
 
     spec = preset("chroma", duration=1.5)

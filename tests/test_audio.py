@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from musicnn.audio import TruncatedAudioWarning, duration, load
+from musicnn.audio.io import TruncatedAudioWarning, duration, load
 from musicnn.errors import AudioError, FeatureError
 
 
@@ -157,7 +157,7 @@ def test_folder_is_not_a_file(tmp_path):
 
 
 def test_wav_header_parser_reads_declared_frames(tmp_path):
-    from musicnn.audio import _wav_declared_frames
+    from musicnn.audio.io import _wav_declared_frames
 
     path = tmp_path / "x.wav"
     sf.write(path, np.zeros(1234, dtype=np.float32), 16000, subtype="PCM_16")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from musicnn.audio import load
-from musicnn.audio_augment import AudioAugment, parse_audio_augment
+from musicnn.audio.io import load
+from musicnn.audio.augment import AudioAugment, parse_audio_augment
 from musicnn.errors import ConfigError
 
 

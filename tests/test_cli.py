@@ -244,8 +244,8 @@ def test_embed_writes_one_vector_per_file(runner, trained, note_paths, tmp_path)
 
 def test_embedding_matches_the_models_embed(trained, note_paths):
     from musicnn.features import FeatureSpec
-    from musicnn.inference import embed_files, window_features
-    from musicnn.audio import load
+    from musicnn.inference.engine import embed_files, window_features
+    from musicnn.audio.io import load
     from musicnn.modelfile import load_model
 
     est, meta = load_model(trained["mlp"][0])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from musicnn import training
+from musicnn.training import loop as training
 from musicnn.cli import main
 
 

@@ -10,8 +10,8 @@ from sklearn.base import clone
 from musicnn.errors import ConfigError, DataError
 from musicnn.modelfile import load_model, save_model
 from musicnn.models import estimator_for, family_of, get_estimator_class
-from musicnn.models.cnn import ReceptiveField, SpectrogramCNN, conv_output_size, receptive_field
-from musicnn.models.music_cnn import MusicCNN
+from musicnn.models.deep.cnn import ReceptiveField, SpectrogramCNN, conv_output_size, receptive_field
+from musicnn.models.deep.music_cnn import MusicCNN
 
 # Short trainings hit max_epochs on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

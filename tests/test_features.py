@@ -8,7 +8,7 @@ import librosa
 import numpy as np
 import pytest
 
-from musicnn.audio import load
+from musicnn.audio.io import load
 from musicnn.errors import FeatureError
 from musicnn.features import KINDS, POOLING_STATS, FeatureSpec, compute, extract, fit_length, pool, preset
 

@@ -10,8 +10,8 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from musicnn.errors import ConfigError, DataError
-from musicnn.models.boltzmann import RBM
-from musicnn.models.hebbian import HebbianPCA, subspace_angle
+from musicnn.models.classic.boltzmann import RBM
+from musicnn.models.classic.hebbian import HebbianPCA, subspace_angle
 
 QUIET = {"progress": False}
 

@@ -16,11 +16,11 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from musicnn.audio import load
+from musicnn.audio.io import load
 from musicnn.cli import EXIT_SKIPPED, main
 from musicnn.errors import ConfigError
 from musicnn.features import FeatureSpec
-from musicnn.inference import (
+from musicnn.inference.engine import (
     ResultsFile,
     aggregate_windows,
     classify_batch,
@@ -370,7 +370,7 @@ def test_results_survive_a_process_that_dies(songs, tmp_path):
         import numpy as np
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_inference import FluteDetector, SPEC
-        from musicnn.inference import classify_batch
+        from musicnn.inference.engine import classify_batch
 
         class Dying(FluteDetector):
             def predict_proba(self, X):
@@ -451,8 +451,8 @@ def model_files(tmp_path_factory, note_paths):
 
     from musicnn.features import extract, preset
     from musicnn.modelfile import save_model
-    from musicnn.models.mlp import MLPClassifier
-    from musicnn.models.rbf import RBFNetwork
+    from musicnn.models.deep.mlp import MLPClassifier
+    from musicnn.models.classic.rbf import RBFNetwork
 
     spec = preset("mfcc", duration=1.5)
     X = np.stack([extract(p, spec) for p in note_paths])

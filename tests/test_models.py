@@ -17,9 +17,9 @@ from sklearn.metrics import log_loss
 from musicnn.errors import ConfigError, DataError, ModelFileError
 from musicnn.modelfile import load_model, read_metadata, save_model
 from musicnn.models import REGISTRY, available_models, family_of, get_estimator_class
-from musicnn.models.cnn import SpectrogramCNN
-from musicnn.models.mlp import MLPClassifier
-from musicnn.training import (
+from musicnn.models.deep.cnn import SpectrogramCNN
+from musicnn.models.deep.mlp import MLPClassifier
+from musicnn.training.loop import (
     TrainConfig,
     TrainHistory,
     resolve_device,

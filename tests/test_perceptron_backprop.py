@@ -15,10 +15,10 @@ from sklearn.metrics import balanced_accuracy_score, log_loss
 from musicnn.errors import ConfigError, DataError
 from musicnn.modelfile import load_model, save_model
 from musicnn.models import get_estimator_class
-from musicnn.models.backprop import backprop_gradients, backward, forward, output_deltas
-from musicnn.models.mlp import MLPClassifier
-from musicnn.models.perceptron import Perceptron, gaussian, piecewise, sigmoid, step
-from musicnn.training import seed_everything
+from musicnn.models.deep.backprop import backprop_gradients, backward, forward, output_deltas
+from musicnn.models.deep.mlp import MLPClassifier
+from musicnn.models.classic.perceptron import Perceptron, gaussian, piecewise, sigmoid, step
+from musicnn.training.loop import seed_everything
 
 # Short trainings hit their epoch limits on purpose; the warnings have tests of their own.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -307,7 +307,7 @@ def test_dropout_masks_backpropagate_like_autograd():
 
 def test_sigmoid_derivative_from_the_output_only():
     # the course: y' = y (1 − y) for y = 1 / (1 + e^{-x})
-    from musicnn.models.backprop import ACTIVATIONS
+    from musicnn.models.deep.backprop import ACTIVATIONS
 
     h = np.linspace(-4, 4, 17)
     for name, torch_fn in (("sigmoid", torch.sigmoid), ("tanh", torch.tanh)):

@@ -82,7 +82,7 @@ def test_cnn_on_log_mel(notes, store, tmp_path):
 
 def test_build_estimator_maps_seed_progress_and_rejects_unknown_parameters():
     from musicnn.errors import ConfigError
-    from musicnn.models.mlp import MLPClassifier
+    from musicnn.models.deep.mlp import MLPClassifier
     from musicnn.pipeline import build_estimator
 
     class NoDevice:

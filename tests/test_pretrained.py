@@ -27,7 +27,7 @@ def test_shipped_model_names_most_rendered_notes(note_paths):
     """The session's notes (pitch step 7, velocity 100: pitch/velocity pairs the model's
     training set, step 3 at velocities 75 and 120, mostly lacks)."""
     from musicnn.features import FeatureSpec
-    from musicnn.inference import classify_batch
+    from musicnn.inference.engine import classify_batch
 
     est, meta = load_model(default_model())
     spec = FeatureSpec.from_dict(meta["feature_spec"])

@@ -10,8 +10,8 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 
 from musicnn.errors import ConfigError, DataError
-from musicnn.models.competitive import LVQ, CompetitiveLearning, apply_moves
-from musicnn.models.rbf import RBFNetwork, gaussian_activations, kmeans, ridge_solution
+from musicnn.models.classic.competitive import LVQ, CompetitiveLearning, apply_moves
+from musicnn.models.classic.rbf import RBFNetwork, gaussian_activations, kmeans, ridge_solution
 
 QUIET = {"progress": False}
 

@@ -15,8 +15,8 @@ from sklearn.base import clone
 from musicnn.errors import ConfigError
 from musicnn.modelfile import load_model, save_model
 from musicnn.models import estimator_for, family_of, get_estimator_class
-from musicnn.models.crnn import CRNN, pooled_size
-from musicnn.models.rnn import RecurrentEncoder, RNNClassifier, chunk_bounds, elman_bptt
+from musicnn.models.deep.crnn import CRNN, pooled_size
+from musicnn.models.deep.rnn import RecurrentEncoder, RNNClassifier, chunk_bounds, elman_bptt
 
 # Short trainings hit max_epochs on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

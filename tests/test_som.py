@@ -14,7 +14,7 @@ from sklearn.exceptions import NotFittedError
 from musicnn.errors import ConfigError, DataError
 from musicnn.modelfile import load_model, save_model
 from musicnn.models import get_estimator_class
-from musicnn.models.som import (
+from musicnn.models.classic.som import (
     DECAYS,
     INITS,
     NEIGHBORHOODS,

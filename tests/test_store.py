@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-import musicnn.audio
+import musicnn.audio.io
 from musicnn.features import FeatureSpec, extract
 from musicnn.store import CACHE_ENV, FeatureStore, default_cache_dir
 
@@ -35,7 +35,7 @@ def test_second_run_reads_the_cache_without_decoding(tmp_path, note_paths, monke
     def no_decoding(*a, **k):
         raise AssertionError("audio decoded on a cached run")
 
-    monkeypatch.setattr(musicnn.audio, "load", no_decoding)
+    monkeypatch.setattr(musicnn.audio.io, "load", no_decoding)
     second = store.extract(paths, SPEC, progress=False)
     assert second.n_cached == 6 and second.n_computed == 0
     for a, b in zip(first.features, second.features):

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import musicnn.audio
-from musicnn.audio import SILENCE_PEAK, TruncatedAudioWarning, load, stream
+import musicnn.audio.io
+from musicnn.audio.io import SILENCE_PEAK, TruncatedAudioWarning, load, stream
 from musicnn.errors import AudioError, ConfigError
 from musicnn.features import FeatureSpec
-from musicnn.inference import classify_files, classify_signal, iter_windows, window_features, window_starts
+from musicnn.inference.engine import classify_files, classify_signal, iter_windows, window_features, window_starts
 
 SPEC = FeatureSpec(kind="logmel", sr=16000, n_fft=1024, hop_length=512, n_mels=40, pooling=("mean",), duration=1.5)
 
@@ -217,7 +217,7 @@ def three_minutes(tmp_path_factory, note_paths):
 def test_multi_minute_file_is_streamed_in_a_few_blocks(three_minutes, a_note, monkeypatch):
     """The reader never has more than two blocks alive; the window buffer holds one window
     plus one block; Python-tracked memory stays far under the decoded file's size."""
-    real_stream = musicnn.audio.stream
+    real_stream = musicnn.audio.io.stream
     alive: list[weakref.ref] = []
     stats = {"max_alive": 0, "blocks": 0, "samples": 0, "max_block": 0}
 
@@ -234,10 +234,10 @@ def test_multi_minute_file_is_streamed_in_a_few_blocks(three_minutes, a_note, mo
             yield block
             del block
 
-    monkeypatch.setattr(musicnn.audio, "stream", instrumented)
+    monkeypatch.setattr(musicnn.audio.io, "stream", instrumented)
     buffers = []
 
-    import musicnn.inference as inference
+    import musicnn.inference.engine as inference
 
     real_iter = inference.iter_windows
 

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from musicnn.augment import augment_batch, check_input, parse_augment
+from musicnn.training.augment import augment_batch, check_input, parse_augment
 from musicnn.errors import ConfigError
 from musicnn.features import preset
-from musicnn.models.cnn import SpectrogramCNN
-from musicnn.models.mlp import MLPClassifier
+from musicnn.models.deep.cnn import SpectrogramCNN
+from musicnn.models.deep.mlp import MLPClassifier
 from musicnn.pipeline import load_features
 from musicnn.data import Collection
-from musicnn import training
+from musicnn.training import loop as training
 
 
 @pytest.fixture(scope="module")

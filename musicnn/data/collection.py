@@ -23,7 +23,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from musicnn.audio import AUDIO_EXTENSIONS
+from musicnn.audio.io import AUDIO_EXTENSIONS
 from musicnn.errors import DataError
 
 __all__ = ["Item", "Collection", "SPLITS", "MANIFEST_NAME"]

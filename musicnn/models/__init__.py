@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from musicnn.errors import ConfigError
 
 __all__ = [
     "REGISTRY",
@@ -58,71 +58,71 @@ class ModelInfo:
 
 REGISTRY: dict[str, ModelInfo] = {
     "perceptron": ModelInfo(
-        "musicnn.models.perceptron", "Perceptron",
+        "musicnn.models.classic.perceptron", "Perceptron",
         "threshold units trained by the error-correction rule w <- w + eta (d - y) x, one-vs-rest",
         "supervised"),
     "mlp": ModelInfo(
-        "musicnn.models.mlp", "MLPClassifier",
+        "musicnn.models.deep.mlp", "MLPClassifier",
         "multi-layer perceptron on pooled feature vectors, trained by back-propagation",
         "supervised"),
     "rbf": ModelInfo(
-        "musicnn.models.rbf", "RBFNetwork",
+        "musicnn.models.classic.rbf", "RBFNetwork",
         "radial basis function network: k-means centres and widths, then least squares",
         "supervised"),
     "som": ModelInfo(
-        "musicnn.models.som", "SOM",
+        "musicnn.models.classic.som", "SOM",
         "Kohonen self-organising map (timbre maps); classifies by the winning unit's label",
         "unsupervised"),
     "art": ModelInfo(
-        "musicnn.models.art", "FuzzyART",
+        "musicnn.models.classic.art", "FuzzyART",
         "Fuzzy ART: categories created on demand under a vigilance test",
         "unsupervised"),
     "artmap": ModelInfo(
-        "musicnn.models.art", "FuzzyARTMAP",
+        "musicnn.models.classic.art", "FuzzyARTMAP",
         "Fuzzy ARTMAP: supervised ART with match tracking",
         "supervised"),
     "hebbian": ModelInfo(
-        "musicnn.models.hebbian", "HebbianPCA",
+        "musicnn.models.classic.hebbian", "HebbianPCA",
         "Hebbian learning (plain Hebb, Oja, Sanger's GHA): principal components",
         "feature learner"),
     "competitive": ModelInfo(
-        "musicnn.models.competitive", "CompetitiveLearning",
+        "musicnn.models.classic.competitive", "CompetitiveLearning",
         "winner-take-all competitive learning, with or without conscience",
         "unsupervised"),
     "lvq": ModelInfo(
-        "musicnn.models.competitive", "LVQ",
+        "musicnn.models.classic.competitive", "LVQ",
         "learning vector quantization: labelled competitive prototypes",
         "supervised"),
     "rbm": ModelInfo(
-        "musicnn.models.boltzmann", "RBM",
+        "musicnn.models.classic.boltzmann", "RBM",
         "restricted Boltzmann machine trained by contrastive divergence (CD-k)",
         "feature learner"),
     "hopfield": ModelInfo(
-        "musicnn.models.hopfield", "Hopfield",
+        "musicnn.models.classic.hopfield", "Hopfield",
         "Hopfield network: associative memory of binary patterns, energy never rises",
         "unsupervised"),
     "cnn": ModelInfo(
-        "musicnn.models.cnn", "SpectrogramCNN",
+        "musicnn.models.deep.cnn", "SpectrogramCNN",
         "small convolutional network on log-mel spectrograms (frames x bins)",
         "supervised", "logmel"),
     "music-cnn": ModelInfo(
-        "musicnn.models.music_cnn", "MusicCNN",
+        "musicnn.models.deep.music_cnn", "MusicCNN",
         "music CNN: timbral (tall) and temporal (wide) filters, 1-D mid-end, pooled back-end",
         "supervised", "logmel"),
     "rnn": ModelInfo(
-        "musicnn.models.rnn", "RNNClassifier",
+        "musicnn.models.deep.rnn", "RNNClassifier",
         "Elman recurrent network on frame sequences, trained by back-propagation through time",
         "supervised", "logmel", (("cell", "elman"),)),
     "lstm": ModelInfo(
-        "musicnn.models.rnn", "RNNClassifier",
+        "musicnn.models.deep.rnn", "RNNClassifier",
         "LSTM on frame sequences (gated memory cells), trained by BPTT",
         "supervised", "logmel", (("cell", "lstm"),)),
     "gru": ModelInfo(
-        "musicnn.models.rnn", "RNNClassifier",
+        "musicnn.models.deep.rnn", "RNNClassifier",
         "GRU on frame sequences (gated recurrent units), trained by BPTT",
         "supervised", "logmel", (("cell", "gru"),)),
     "crnn": ModelInfo(
-        "musicnn.models.crnn", "CRNN",
+        "musicnn.models.deep.crnn", "CRNN",
         "convolutional front end on spectrograms, recurrent back end over time",
         "supervised", "logmel"),
 }

@@ -48,11 +48,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..errors import ConfigError, DataError
-from ..progress import progress_bar
-from ..training import check_float, check_int, resolve_device
-from .checks import check_choice
-from .state import ArrayStateMixin
+from musicnn.errors import ConfigError, DataError
+from musicnn.progress import progress_bar
+from musicnn.checks import check_float, check_int, resolve_device
+from musicnn.checks import check_choice
+from musicnn.models.state import ArrayStateMixin
 
 __all__ = [
     "DECAYS",
@@ -299,7 +299,7 @@ def kohonen_updates(W: torch.Tensor, X: torch.Tensor, coef: torch.Tensor) -> tor
 def _cpu_threads(device: torch.device, work: int) -> Iterator[None]:
     """Run small CPU work (``work`` multiply-adds per step) on one torch thread; restored afterwards."""
     if device.type == "cpu" and work < _SMALL_WORK:
-        from ..threads import single_thread
+        from musicnn.runtime import single_thread
 
         with single_thread():
             yield

@@ -32,10 +32,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError
-from ..training import check_float, check_int
-from .base import ClassifierNet, TorchClassifier, store_params
-from .cnn import ReceptiveField, receptive_field
+from musicnn.errors import ConfigError
+from musicnn.checks import check_float, check_int
+from musicnn.models.deep.base import ClassifierNet, TorchClassifier, store_params
+from musicnn.models.deep.cnn import ReceptiveField, receptive_field
 
 __all__ = ["MusicCNN", "MusicCNNNet"]
 
@@ -200,7 +200,7 @@ class MusicCNN(TorchClassifier):
     dropout : float, default=0.3
         Dropout before the linear head, in [0, 1).
     batch_size, max_epochs, lr, weight_decay, patience, validation_fraction, seed, device, progress, monitor, lr_schedule, class_weight, clip_grad_norm, augment
-        See :class:`~musicnn.models.base.TorchClassifier`.
+        See :class:`~musicnn.models.deep.base.TorchClassifier`.
 
     Notes
     -----

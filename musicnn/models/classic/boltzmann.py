@@ -16,7 +16,7 @@ statistics need one pass ``v → h``, and contrastive divergence (CD-k) replaces
 free-running equilibrium by ``k`` steps of alternating Gibbs sampling started at the
 data.  :class:`RBM` implements it with mini-batches in torch; ``transform`` returns the
 hidden units' probabilities ``P(h = 1 | v)``, the learned features; with labels,
-``fit(X, y)`` also fits a readout on them (:mod:`musicnn.models.readout`).
+``fit(X, y)`` also fits a readout on them (:mod:`musicnn.models.classic.readout`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..training import check_float, check_int
-from .checks import check_choice
-from .readout import FeatureLearner, small_torch_threads
+from musicnn.errors import ConfigError
+from musicnn.checks import check_float, check_int
+from musicnn.checks import check_choice
+from musicnn.models.classic.readout import FeatureLearner, small_torch_threads
 
 __all__ = ["VISIBLE_UNITS", "RBM"]
 
@@ -217,8 +217,8 @@ class RBM(FeatureLearner):
         import torch
         from sklearn.exceptions import ConvergenceWarning
 
-        from ..progress import progress_bar
-        from ..training import resolve_device
+        from musicnn.progress import progress_bar
+        from musicnn.checks import resolve_device
 
         n, d = X.shape
         device = resolve_device(self.device)

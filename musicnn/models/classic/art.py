@@ -49,10 +49,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..errors import ConfigError, DataError
-from ..progress import progress_bar
-from ..training import check_float, check_int
-from .state import ArrayStateMixin
+from musicnn.errors import ConfigError, DataError
+from musicnn.progress import progress_bar
+from musicnn.checks import check_float, check_int
+from musicnn.models.state import ArrayStateMixin
 
 __all__ = ["FuzzyART", "FuzzyARTMAP", "complement_code"]
 
@@ -322,7 +322,7 @@ class FuzzyART(_FuzzyARTBase):
     The rules of the course: *not all output neurons are used, only if necessary*; there
     is a difference between *committed* and *uncommitted* neurons; *a category is only
     updated if its prototype is similar to the input*; *the extent of similarity is
-    controlled by the vigilance ρ*.  See :mod:`musicnn.models.art` for the equations.
+    controlled by the vigilance ρ*.  See :mod:`musicnn.models.classic.art` for the equations.
 
     Inputs are min-max scaled to [0, 1] with the range learned by ``fit`` (new inputs are
     clipped to it), then complement coded.  Training presents every input once per epoch
@@ -504,7 +504,7 @@ class FuzzyART(_FuzzyARTBase):
 class FuzzyARTMAP(ClassifierMixin, _FuzzyARTBase):
     """Fuzzy ARTMAP: supervised Fuzzy ART with match tracking.
 
-    One Fuzzy ART module (see :class:`FuzzyART` and :mod:`musicnn.models.art`) whose every
+    One Fuzzy ART module (see :class:`FuzzyART` and :mod:`musicnn.models.classic.art`) whose every
     category is mapped to one label.  The ART rules of the course hold (categories are
     committed only if necessary, a category is only updated if its prototype is similar
     to the input, vigilance ρ sets the similarity); supervision adds *match tracking*:

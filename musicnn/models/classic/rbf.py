@@ -33,11 +33,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..errors import ConfigError, DataError
-from ..progress import progress_bar
-from ..training import check_float, check_int
-from .checks import class_targets, require_y
-from .state import ArrayStateMixin
+from musicnn.errors import ConfigError, DataError
+from musicnn.progress import progress_bar
+from musicnn.checks import check_float, check_int
+from musicnn.checks import class_targets, require_y
+from musicnn.models.state import ArrayStateMixin
 
 __all__ = ["RBFNetwork", "gaussian_activations", "kmeans", "ridge_solution", "squared_distances"]
 
@@ -405,8 +405,8 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         """Joint gradient descent on centres, log-widths and output weights (torch autograd)."""
         import torch
 
-        from ..threads import single_thread
-        from ..training import resolve_device
+        from musicnn.runtime import single_thread
+        from musicnn.checks import resolve_device
 
         device = resolve_device(self.device)
         as_t = lambda a: torch.tensor(a, dtype=torch.float32, device=device)  # noqa: E731
@@ -432,7 +432,7 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
 
         n, bs = len(Xs), int(self.batch_size)
         best_loss, best_state = epsilon(), {k: v.detach().clone() for k, v in params.items()}
-        # small tensors: one thread (see musicnn.threads)
+        # small tensors: one thread (see musicnn.runtime)
         with single_thread():
             with progress_bar(int(self.finetune_epochs), "rbf fine-tuning", "epoch", bool(self.progress)) as bar:
                 for _ in range(int(self.finetune_epochs)):

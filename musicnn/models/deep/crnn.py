@@ -6,7 +6,7 @@ its pooling shrinks mostly the frequency axis (``freq_pool``) and lightly the ti
 (``time_pool``).  The remaining frequency bins are then folded into the channels, giving
 one feature vector per (pooled) frame, and a recurrent back end (GRU by default; the
 cells, stacking, directions, truncated BPTT and pooling of
-:class:`musicnn.models.rnn.RecurrentEncoder`) reads that sequence.  The pooled recurrent
+:class:`musicnn.models.deep.rnn.RecurrentEncoder`) reads that sequence.  The pooled recurrent
 state is the embedding; dropout and a linear layer map it to logits.
 """
 
@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ConfigError
-from ..training import check_int
-from .base import ClassifierNet, TorchClassifier, store_params
-from .cnn import ConvBlock, ConvSpec
-from .rnn import RecurrentEncoder, _RecurrentMixin, check_recurrent_params, recurrent_summary
+from musicnn.errors import ConfigError
+from musicnn.checks import check_int
+from musicnn.models.deep.base import ClassifierNet, TorchClassifier, store_params
+from musicnn.models.deep.cnn import ConvBlock, ConvSpec
+from musicnn.models.deep.rnn import RecurrentEncoder, _RecurrentMixin, check_recurrent_params, recurrent_summary
 
 __all__ = ["CRNN", "CRNNNet", "pooled_size"]
 
@@ -138,7 +138,7 @@ class CRNN(_RecurrentMixin, TorchClassifier):
         Add a backward direction.
     pooling : {"last", "mean", "attention"}, default="mean"
         How the recurrent states become the embedding (see
-        :class:`~musicnn.models.rnn.RNNClassifier`).
+        :class:`~musicnn.models.deep.rnn.RNNClassifier`).
     bptt_steps : int or None, default=None
         Truncated BPTT over chunks of this many (pooled) frames during training; None:
         full BPTT.
@@ -147,7 +147,7 @@ class CRNN(_RecurrentMixin, TorchClassifier):
     clip_grad_norm : float or None, default=1.0
         Clip the global gradient norm before each step.
     batch_size, max_epochs, lr, weight_decay, patience, validation_fraction, seed, device, progress, monitor, lr_schedule, class_weight, augment
-        See :class:`~musicnn.models.base.TorchClassifier`.
+        See :class:`~musicnn.models.deep.base.TorchClassifier`.
 
     Notes
     -----

@@ -3,7 +3,7 @@
 A family subclasses :class:`TorchClassifier`, lists its hyper-parameters in
 ``__init__`` and builds its network in ``_build_module``; the base class does the rest:
 input checks, label encoding, standardisation, training through
-:func:`musicnn.training.train_classifier`, batched prediction, and the arrays and JSON
+:func:`musicnn.training.loop.train_classifier`, batched prediction, and the arrays and JSON
 that :mod:`musicnn.modelfile` writes.
 
 Networks derive from :class:`ClassifierNet`: ``forward`` returns logits and ``embed``
@@ -20,9 +20,9 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-from ..errors import ConfigError, DataError
-from .checks import check_choice, class_targets, require_y
-from ..training import (
+from musicnn.errors import ConfigError, DataError
+from musicnn.checks import check_choice, class_targets, require_y
+from musicnn.training.loop import (
     TrainConfig,
     TrainHistory,
     seed_everything,
@@ -94,7 +94,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         What early stopping watches: ``"val_accuracy"`` (ties broken by the loss) or
         ``"val_loss"``.
     lr_schedule : {"constant", "step", "cosine", "plateau"}, default="constant"
-        Learning-rate schedule over epochs (:func:`musicnn.training.make_scheduler`).
+        Learning-rate schedule over epochs (:func:`musicnn.training.loop.make_scheduler`).
     class_weight : None, "balanced" or dict, default=None
         ``"balanced"`` weights each class's loss by ``n / (n_classes * n_c)``; a dict
         maps labels to weights (absent labels weigh 1).
@@ -102,7 +102,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         Clip the global gradient norm before each step.
     augment : str or None, default=None
         Training-batch augmentations, e.g. ``"specaugment,crop,mixup=0.4"``
-        (:func:`musicnn.augment.parse_augment`); ``specaugment`` and ``crop`` need
+        (:func:`musicnn.training.augment.parse_augment`); ``specaugment`` and ``crop`` need
         spectrogram input (3-D).
 
     Attributes
@@ -302,7 +302,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             of ``X`` is held out.
         checkpoint : path, optional
             Save the training state here after every epoch (see
-            :func:`musicnn.training.train_classifier`).
+            :func:`musicnn.training.loop.train_classifier`).
         resume : bool, default=False
             Continue from ``checkpoint`` when it exists; the result equals that of an
             uninterrupted run.
@@ -349,7 +349,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                checkpoint: str | None = None, resume: bool = False) -> TrainHistory:
         """Train a freshly built ``module`` on standardised inputs and class indices.
 
-        The shared loop, :func:`musicnn.training.train_classifier`; a family with another
+        The shared loop, :func:`musicnn.training.loop.train_classifier`; a family with another
         training procedure (the MLP's reference back-end) overrides this step only.
         """
         config = self._fit_config()

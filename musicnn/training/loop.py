@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import re
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields
@@ -23,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from musicnn.checks import check_float, check_int, resolve_device  # noqa: F401  (re-exported)
+from musicnn.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -50,8 +50,6 @@ MONITORS = ("val_accuracy", "val_loss")
 
 #: Learning-rate schedules (see :func:`make_scheduler`).
 LR_SCHEDULES = ("constant", "step", "cosine", "plateau")
-
-_CUDA_RE = re.compile(r"cuda(?::(\d+))?")
 
 # A monitored loss must fall by more than this fraction of its best value to count as
 # an improvement; guards early stopping against float noise on a plateau.
@@ -102,7 +100,7 @@ class TrainConfig:
         Spectrogram augmentations applied to training batches, comma-separated, each
         optionally ``name=value``: ``specaugment`` (time and frequency masks),
         ``crop`` (random crop of the frames), ``mixup`` (mixup of examples and labels);
-        see :func:`musicnn.augment.parse_augment`.
+        see :func:`musicnn.training.augment.parse_augment`.
     """
 
     batch_size: int = 64
@@ -141,7 +139,7 @@ class TrainConfig:
             )
         if self.clip_grad_norm is not None:
             check_float("clip_grad_norm", self.clip_grad_norm, low=0.0, low_inclusive=False)
-        from .augment import parse_augment
+        from musicnn.training.augment import parse_augment
 
         parse_augment(self.augment)
         if not isinstance(self.device, str):
@@ -179,82 +177,6 @@ class TrainHistory:
         """Rebuild a history from :meth:`to_dict` output (unknown keys are ignored)."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-# Parameter checks shared with the estimators (musicnn.models).
-def check_int(name: str, value: Any, *, minimum: int) -> None:
-    """Raise ConfigError unless ``value`` is an integer (not a bool) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{name}={value!r} must be an integer >= {minimum}")
-
-
-def check_float(
-    name: str,
-    value: Any,
-    *,
-    low: float,
-    high: float | None = None,
-    low_inclusive: bool = True,
-) -> None:
-    """Raise ConfigError unless ``value`` is a finite number in the given range."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(float(value))
-    if ok:
-        v = float(value)
-        ok = (v >= low) if low_inclusive else (v > low)
-        if high is not None:
-            ok = ok and v < high
-    if not ok:
-        bound = f"{'>=' if low_inclusive else '>'} {low:g}"
-        if high is not None:
-            bound += f" and < {high:g}"
-        raise ConfigError(f"{name}={value!r} must be a finite number {bound}")
-
-
-def resolve_device(device: str) -> torch.device:
-    """Turn a device name into a :class:`torch.device`, checking that it exists.
-
-    Parameters
-    ----------
-    device : str
-        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when available, else CPU).
-
-    Returns
-    -------
-    torch.device
-
-    Raises
-    ------
-    ConfigError
-        For an unknown name, or a CUDA device this machine does not have.
-    """
-    import torch
-
-    if not isinstance(device, str):
-        raise ConfigError(f"device={device!r} must be a string: 'cpu', 'cuda', 'cuda:N' or 'auto'")
-    name = device.strip().lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    match = _CUDA_RE.fullmatch(name)
-    if match is None:
-        raise ConfigError(
-            f"device={device!r} is not a known device; use 'cpu', 'cuda', 'cuda:N' or 'auto'"
-        )
-    if not torch.cuda.is_available():
-        raise ConfigError(
-            f"device={device!r} was requested but CUDA is not available "
-            f"(torch {torch.__version__}); use device='cpu' or device='auto'"
-        )
-    if match.group(1) is not None:
-        index, count = int(match.group(1)), torch.cuda.device_count()
-        if index >= count:
-            raise ConfigError(
-                f"device={device!r} does not exist: this machine has {count} CUDA device(s) "
-                f"(cuda:0 to cuda:{count - 1})"
-            )
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -493,7 +415,7 @@ def train_one_epoch(
     import torch
     import torch.nn.functional as F
 
-    from .augment import augment_batch, mixup_batch
+    from musicnn.training.augment import augment_batch, mixup_batch
 
     rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
     augment = augment or {}
@@ -675,12 +597,12 @@ def train_classifier(
     Notes
     -----
     Started by ``torchrun`` (``WORLD_SIZE > 1``), the run is data-parallel over the
-    processes (:mod:`musicnn.distributed`); only rank 0 writes the checkpoint.
+    processes (:mod:`musicnn.training.distributed`); only rank 0 writes the checkpoint.
     """
     import torch
 
-    from .augment import check_input, parse_augment
-    from .distributed import context
+    from musicnn.training.augment import check_input, parse_augment
+    from musicnn.training.distributed import context
 
     config.validate()
     augment = parse_augment(config.augment)
@@ -803,7 +725,7 @@ def train_classifier(
 
 
 def _save_state(path, digest, epoch, module, optimiser, scheduler, stopper, history, finished=False) -> None:
-    from .checkpoint import save_checkpoint
+    from musicnn.training.checkpoint import save_checkpoint
 
     save_checkpoint(path, {
         "fingerprint": digest,
@@ -819,7 +741,7 @@ def _save_state(path, digest, epoch, module, optimiser, scheduler, stopper, hist
 
 
 def _load_state(path, digest) -> dict[str, Any]:
-    from .checkpoint import load_checkpoint
+    from musicnn.training.checkpoint import load_checkpoint
 
     state = load_checkpoint(path)
     if state.get("fingerprint") != digest:

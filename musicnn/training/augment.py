@@ -18,7 +18,7 @@ mixup      0.2     mixup: ``x = λ x_i + (1 − λ) x_j`` and the same mix of th
 ========== ======= =================================================================
 
 Audio-domain augmentation (gain, pitch and time shifts) acts before feature
-extraction: see :mod:`musicnn.audio_augment`.
+extraction: see :mod:`musicnn.audio.augment`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ConfigError
+from musicnn.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -55,7 +55,7 @@ def parse_augment(text: Any, table: dict[str, tuple[float, float, float, bool]] 
         ``"specaugment,crop=0.75,mixup"``; None, ``""`` or ``"none"`` mean no augmentation.
     table : dict, optional
         The valid names with (default, low, high, low bound open); :data:`AUGMENTATIONS`
-        by default (:data:`musicnn.audio_augment.AUDIO_AUGMENTATIONS` for audio).
+        by default (:data:`musicnn.audio.augment.AUDIO_AUGMENTATIONS` for audio).
     what : str
         The option's name, for messages.
 

@@ -29,12 +29,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..errors import ConfigError, DataError
-from ..progress import progress_bar
-from ..training import check_float, check_int
-from .rbf import kmeans, squared_distances
-from .checks import class_targets, require_y
-from .state import ArrayStateMixin
+from musicnn.errors import ConfigError, DataError
+from musicnn.progress import progress_bar
+from musicnn.checks import check_float, check_int
+from musicnn.models.classic.rbf import kmeans, squared_distances
+from musicnn.checks import class_targets, require_y
+from musicnn.models.state import ArrayStateMixin
 
 __all__ = ["LVQ", "CompetitiveLearning", "apply_moves"]
 

@@ -3,9 +3,9 @@
 Two back-ends train the same network (:class:`MLPNet`):
 
 * ``backend="autograd"`` (default): torch autograd and Adam, through the shared loop
-  :func:`musicnn.training.train_classifier`;
+  :func:`musicnn.training.loop.train_classifier`;
 * ``backend="reference"``: the course's back-propagation written out in numpy
-  (:mod:`musicnn.models.backprop`): output deltas ``δ_i^L = g'(h_i^L)(d_i − y_i^L)``,
+  (:mod:`musicnn.models.deep.backprop`): output deltas ``δ_i^L = g'(h_i^L)(d_i − y_i^L)``,
   back-propagated deltas ``δ_i^l = g'(h_i^l) Σ_j w_ji^{l+1} δ_j^{l+1}`` and plain gradient
   descent ``Δw_ij^l = η δ_i^l y_j^{l−1}``.  The trained weights are written back into the
   torch module, so prediction, embeddings and model files are the same for both.
@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ConfigError
-from ..training import TrainConfig, check_float, check_int
-from .base import ClassifierNet, TorchClassifier, check_choice, store_params
+from musicnn.errors import ConfigError
+from musicnn.checks import check_float, check_int
+from musicnn.training.loop import TrainConfig
+from musicnn.models.deep.base import ClassifierNet, TorchClassifier, check_choice, store_params
 
 __all__ = ["MLPClassifier", "MLPNet"]
 
@@ -88,7 +89,7 @@ class MLPClassifier(TorchClassifier):
         back-propagation in plain numpy (float64, CPU) with plain mini-batch gradient
         descent ``Δw_ij^l = η δ_i^l y_j^{l−1}`` averaged over the batch; same
         initial weights, batches, dropout, validation split and early stopping rule (see
-        :func:`musicnn.models.backprop.train_reference`).
+        :func:`musicnn.models.deep.backprop.train_reference`).
     loss : {"cross_entropy", "squared"}, default="cross_entropy"
         ``"cross_entropy"``: softmax outputs, output delta ``d − y``.  ``"squared"`` (the
         course's ``ε = ½ Σ (d − y)²`` with sigmoid output units and one-hot ``d``; reference
@@ -99,7 +100,7 @@ class MLPClassifier(TorchClassifier):
         Learning rate ``η``; None means 1e-3 for autograd (Adam) and 0.1 for the
         reference back-end (plain gradient descent needs larger steps).
     batch_size, max_epochs, weight_decay, patience, validation_fraction, seed, device, progress, monitor
-        See :class:`~musicnn.models.base.TorchClassifier`.  The reference back-end runs on
+        See :class:`~musicnn.models.deep.base.TorchClassifier`.  The reference back-end runs on
         the CPU (``device`` must be ``"cpu"`` or ``"auto"``); its ``weight_decay`` is the
         L2 pull ``−η λ w`` added to each update.
 
@@ -201,7 +202,7 @@ class MLPClassifier(TorchClassifier):
     # ------------------------------------------------------------------ reference back-end
     def _train(self, module, X, y, val, *, checkpoint=None, resume=False):
         """The autograd back-end: the shared loop.  The reference back-end:
-        :func:`~musicnn.models.backprop.train_reference` on float64 copies of the freshly
+        :func:`~musicnn.models.deep.backprop.train_reference` on float64 copies of the freshly
         initialised module's weights (the same seeded start), written back at the end."""
         if self.backend == "autograd":
             return super()._train(module, X, y, val, checkpoint=checkpoint, resume=resume)
@@ -210,7 +211,7 @@ class MLPClassifier(TorchClassifier):
 
             warnings.warn("backend='reference' trains without checkpoints (it is fast); "
                           "checkpoint and resume are ignored", UserWarning, stacklevel=3)
-        from .backprop import train_reference
+        from musicnn.models.deep.backprop import train_reference
 
         linears = [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
         weights = [lin.weight.detach().double().numpy().copy() for lin in linears]

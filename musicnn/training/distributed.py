@@ -5,7 +5,7 @@
 :func:`context` reads them and joins the process group (gloo on CPU, NCCL on GPUs).
 Every process holds the whole data set; each global mini-batch is cut into one slice
 per process and DistributedDataParallel averages the gradients, so that a step equals
-the single-process step on the whole batch (see :func:`musicnn.training.train_classifier`).
+the single-process step on the whole batch (see :func:`musicnn.training.loop.train_classifier`).
 Only the main process (rank 0) writes files and shows progress.
 
 Without those variables (a plain run) :func:`context` says ``world_size == 1`` and
@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from musicnn.errors import ConfigError
 
 __all__ = ["DistContext", "barrier", "context"]
 

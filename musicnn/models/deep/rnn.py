@@ -24,7 +24,7 @@ steps.  :func:`elman_bptt` writes the course's derivation out in numpy (tested a
 torch autograd).
 
 :class:`RecurrentEncoder` (cells, stacking, directions, truncation, pooling) is shared
-with :class:`musicnn.models.crnn.CRNN`.
+with :class:`musicnn.models.deep.crnn.CRNN`.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ConfigError, DataError
-from ..training import check_float, check_int
-from .base import ClassifierNet, TorchClassifier, check_choice, store_params
+from musicnn.errors import ConfigError, DataError
+from musicnn.checks import check_float, check_int
+from musicnn.models.deep.base import ClassifierNet, TorchClassifier, check_choice, store_params
 
 __all__ = [
     "CELLS",
@@ -498,7 +498,7 @@ class RNNClassifier(_RecurrentMixin, TorchClassifier):
         Clip the global gradient norm before each step (guards BPTT against exploding
         gradients).
     batch_size, max_epochs, lr, weight_decay, patience, validation_fraction, seed, device, progress, monitor, lr_schedule, class_weight, augment
-        See :class:`~musicnn.models.base.TorchClassifier`.
+        See :class:`~musicnn.models.deep.base.TorchClassifier`.
 
     Attributes
     ----------

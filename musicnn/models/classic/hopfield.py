@@ -44,11 +44,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..errors import ConfigError, DataError
-from ..progress import progress_bar
-from ..training import check_int
-from .art import check_cpu_device
-from .state import ArrayStateMixin
+from musicnn.errors import ConfigError, DataError
+from musicnn.progress import progress_bar
+from musicnn.checks import check_int
+from musicnn.models.classic.art import check_cpu_device
+from musicnn.models.state import ArrayStateMixin
 
 __all__ = ["BINARIZATIONS", "CAPACITY", "RULES", "CapacityWarning", "Hopfield", "hebbian_weights",
            "projection_weights"]
@@ -129,7 +129,7 @@ class Hopfield(ArrayStateMixin, BaseEstimator):
 
     ``fit(X)`` binarises every row of ``X`` and stores it (Hebbian outer-product rule,
     zero diagonal).  ``recall`` settles cues by asynchronous updates in a seeded random
-    order; ``energy`` never rises along the way.  See :mod:`musicnn.models.hopfield`.
+    order; ``energy`` never rises along the way.  See :mod:`musicnn.models.classic.hopfield`.
 
     ``fit(X, y)`` stores prototypes instead, ``patterns_per_class`` per label: the
     binarised class mean (with ``"sign"``: the sign of the class mean of the standardised

@@ -2,7 +2,7 @@
 
 These act on the waveform before feature extraction, so they make new training examples
 (``musicnn train --audio-augment gain,pitch --augment-copies 2``) rather than altering
-batches; spectrogram augmentation of batches lives in :mod:`musicnn.augment`.
+batches; spectrogram augmentation of batches lives in :mod:`musicnn.training.augment`.
 
 ========= ======= ===============================================================
 name      default value
@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from .augment import parse_augment
-from .errors import ConfigError
+from musicnn.training.augment import parse_augment
+from musicnn.errors import ConfigError
 
 __all__ = ["AUDIO_AUGMENTATIONS", "AudioAugment", "parse_audio_augment"]
 

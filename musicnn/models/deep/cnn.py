@@ -29,9 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError, DataError
-from ..training import check_float, check_int
-from .base import ClassifierNet, TorchClassifier, check_choice, store_params
+from musicnn.errors import ConfigError, DataError
+from musicnn.checks import check_float, check_int
+from musicnn.models.deep.base import ClassifierNet, TorchClassifier, check_choice, store_params
 
 __all__ = [
     "ACTIVATIONS",
@@ -382,7 +382,7 @@ class SpectrogramCNN(TorchClassifier):
         Pooling of the last feature map over time and frequency: the average and the
         maximum concatenated (embedding of ``2 * channels[-1]``), or either alone.
     batch_size, max_epochs, lr, weight_decay, patience, validation_fraction, seed, device, progress, monitor, lr_schedule, class_weight, clip_grad_norm, augment
-        See :class:`~musicnn.models.base.TorchClassifier`.
+        See :class:`~musicnn.models.deep.base.TorchClassifier`.
 
     Notes
     -----

@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
-from ..errors import DataError
-from ..training import check_float, check_int
-from .checks import check_choice, class_targets
-from .state import ArrayStateMixin
+from musicnn.errors import DataError
+from musicnn.checks import check_float, check_int
+from musicnn.checks import check_choice, class_targets
+from musicnn.models.state import ArrayStateMixin
 
 __all__ = ["READOUTS", "FeatureLearner", "fit_softmax", "small_torch_threads", "softmax"]
 
@@ -53,8 +53,8 @@ _READOUT_ATTRIBUTES = (
 
 @contextlib.contextmanager
 def small_torch_threads(device: Any) -> Iterator[None]:
-    """Run the block on one thread (see :mod:`musicnn.threads`) unless ``device`` is a GPU."""
-    from ..threads import single_thread
+    """Run the block on one thread (see :mod:`musicnn.runtime`) unless ``device`` is a GPU."""
+    from musicnn.runtime import single_thread
 
     if getattr(device, "type", str(device)) != "cpu":
         yield
@@ -116,7 +116,7 @@ def fit_softmax(
     """
     from scipy.optimize import minimize
 
-    from ..threads import single_thread
+    from musicnn.runtime import single_thread
 
     n, p = Z.shape
     D = np.zeros((n, n_classes))

@@ -1,6 +1,6 @@
 """Back-propagation written out by hand: the course's equations as plain numpy.
 
-This is the ``backend="reference"`` of :class:`musicnn.models.mlp.MLPClassifier`, and a
+This is the ``backend="reference"`` of :class:`musicnn.models.deep.mlp.MLPClassifier`, and a
 runnable copy of the derivation, tested against torch autograd.
 
 Notation (the course's)
@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from musicnn.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from ..training import TrainConfig, TrainHistory
+    from musicnn.training.loop import TrainConfig, TrainHistory
 
 __all__ = [
     "ACTIVATIONS",
@@ -259,7 +259,7 @@ def backprop_gradients(
 class _Best:
     """Best value so far of a monitored quantity (lower is better; a tuple breaks ties).
 
-    Same rule as :class:`musicnn.training.EarlyStopping`: the first element must fall by
+    Same rule as :class:`musicnn.training.loop.EarlyStopping`: the first element must fall by
     more than a relative 1e-6 of its best value to count as an improvement.
     """
 
@@ -299,7 +299,7 @@ def train_reference(
 
     Each epoch visits the training patterns in a new random order (``config.seed``), in
     mini-batches of ``config.batch_size``; a trailing batch of one pattern joins the one
-    before, as in :func:`musicnn.training.train_one_epoch`.  Per batch: propagation,
+    before, as in :func:`musicnn.training.loop.train_one_epoch`.  Per batch: propagation,
     output deltas, back-propagated deltas, then ``W^l ← W^l + η mean_p δ^l y^{l−1}ᵀ``
     (plain gradient descent with ``η = config.lr``, the average of the per-pattern updates;
     ``config.weight_decay`` λ adds ``−η λ W^l`` to every update, biases included, as torch's
@@ -307,7 +307,7 @@ def train_reference(
     (inverted dropout) during training only.  BLAS runs on one thread meanwhile: the
     matrices of a mini-batch are small, and several threads on a busy machine are slower.
 
-    Early stopping is the one of :func:`musicnn.training.train_classifier`: a validation
+    Early stopping is the one of :func:`musicnn.training.loop.train_classifier`: a validation
     set (given, else ``config.validation_fraction`` of ``X``, stratified and seeded) is
     scored after every epoch; ``config.monitor`` is watched (validation accuracy with ties
     broken by the validation loss, or the validation loss; the training loss without a
@@ -322,7 +322,7 @@ def train_reference(
         Standardised training inputs.
     y : np.ndarray of int, shape (n,)
         Class indices; the number of output units is the number of classes.
-    config : musicnn.training.TrainConfig
+    config : musicnn.training.loop.TrainConfig
     activation : str
         Hidden activation (key of :data:`ACTIVATIONS`).
     loss : {"squared", "cross_entropy"}
@@ -333,7 +333,7 @@ def train_reference(
 
     Returns
     -------
-    musicnn.training.TrainHistory
+    musicnn.training.loop.TrainHistory
 
     Raises
     ------
@@ -345,10 +345,10 @@ def train_reference(
     sklearn.exceptions.ConvergenceWarning
         When ``max_epochs`` ran out before early stopping triggered.
     """
-    from ..threads import single_thread
+    from musicnn.runtime import single_thread
 
-    from ..progress import progress_bar
-    from ..training import TrainHistory, batch_bounds, class_weights, validation_split, warn_if_not_stopped
+    from musicnn.progress import progress_bar
+    from musicnn.training.loop import TrainHistory, batch_bounds, class_weights, validation_split, warn_if_not_stopped
 
     config.validate()
     out = _check_names(activation, loss, None)
@@ -382,7 +382,7 @@ def train_reference(
     history = TrainHistory(monitor=config.monitor if has_val else "train_loss")
     best = _Best(config.patience)
     started = time.perf_counter()
-    # small products: one thread (musicnn.threads)
+    # small products: one thread (musicnn.runtime)
     with progress_bar(config.max_epochs, "training (reference backprop)", "epoch", config.progress) as bar, single_thread(torch_too=False):
         for epoch in range(1, config.max_epochs + 1):
             order = rng.permutation(n)

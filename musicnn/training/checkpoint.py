@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_path
-from .errors import ConfigError
+from musicnn.atomic import atomic_path
+from musicnn.errors import ConfigError
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
 

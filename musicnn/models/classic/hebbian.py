@@ -15,7 +15,7 @@ components, each one learning from what the previous ones left unexplained.
 :class:`HebbianPCA` learns ``n_components`` linear units on standardised inputs with
 any of the three rules (mini-batch and vectorised, in torch); ``transform`` returns the
 units' outputs ``O = W I``.  Given labels it also fits a readout
-(:mod:`musicnn.models.readout`).  :func:`subspace_angle` compares what it learned with
+(:mod:`musicnn.models.classic.readout`).  :func:`subspace_angle` compares what it learned with
 the principal components of :class:`sklearn.decomposition.PCA`.
 """
 
@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..training import check_float, check_int
-from .checks import check_choice
-from .readout import FeatureLearner, small_torch_threads
+from musicnn.errors import ConfigError
+from musicnn.checks import check_float, check_int
+from musicnn.checks import check_choice
+from musicnn.models.classic.readout import FeatureLearner, small_torch_threads
 
 __all__ = ["RULES", "HebbianPCA", "subspace_angle"]
 
@@ -159,7 +159,7 @@ class HebbianPCA(FeatureLearner):
     otherwise at ``max_epochs``, with a ConvergenceWarning.
 
     With labels, ``fit(X, y)`` also fits a readout on the outputs ``O`` (see
-    :mod:`musicnn.models.readout`) so that ``predict``/``predict_proba`` work.
+    :mod:`musicnn.models.classic.readout`) so that ``predict``/``predict_proba`` work.
 
     Parameters
     ----------
@@ -278,8 +278,8 @@ class HebbianPCA(FeatureLearner):
         import torch
         from sklearn.exceptions import ConvergenceWarning
 
-        from ..progress import progress_bar
-        from ..training import resolve_device
+        from musicnn.progress import progress_bar
+        from musicnn.checks import resolve_device
 
         n, d = X.shape
         k = int(self.n_components)

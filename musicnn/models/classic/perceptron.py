@@ -21,12 +21,12 @@ from typing import Any, Callable
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
-from ..threads import single_thread
+from musicnn.runtime import single_thread
 
-from ..errors import ConfigError
-from ..training import check_float, check_int
-from .checks import class_targets, require_y
-from .state import ArrayStateMixin
+from musicnn.errors import ConfigError
+from musicnn.checks import check_float, check_int
+from musicnn.checks import class_targets, require_y
+from musicnn.models.state import ArrayStateMixin
 
 __all__ = ["ACTIVATIONS", "Perceptron", "gaussian", "piecewise", "sigmoid", "step"]
 
@@ -283,9 +283,9 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         errors: list[float] = []
         reason = "max_iter"
         quiet_epochs = 0
-        from ..progress import progress_bar
+        from musicnn.progress import progress_bar
 
-        # small products: one thread (musicnn.threads)
+        # small products: one thread (musicnn.runtime)
         with progress_bar(int(self.max_iter), "perceptron", "epoch", bool(self.progress)) as bar, single_thread(torch_too=False):
             for _ in range(int(self.max_iter)):
                 if self.mode == "online":

@@ -5,7 +5,7 @@ Windows
 A file is cut into analysis windows of the model's clip length (``FeatureSpec.duration``)
 every ``hop`` seconds (by default half a window: ``overlap=0.5``); the last window is
 aligned to the end of the file so that no audio is left out, and a file shorter than one
-window gives one window, zero-padded.  Files are read with :func:`musicnn.audio.stream`,
+window gives one window, zero-padded.  Files are read with :func:`musicnn.audio.io.stream`,
 block by block, and the windows are assembled from a small buffer (one window plus one
 block), so a file of an hour needs no more memory than a file of a minute.
 
@@ -49,7 +49,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from musicnn.errors import ConfigError, MusicnnError
+from musicnn.checks import describe_error
+from musicnn.errors import ConfigError
 from musicnn.features import FeatureSpec, compute
 
 __all__ = [
@@ -346,8 +347,6 @@ class _CallbackError(Exception):
     """Wraps an error of a result callback so that no file takes the blame for it."""
 
 
-def _reason(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, MusicnnError) else f"{type(exc).__name__}: {exc}"
 
 
 def _run_windows(
@@ -370,7 +369,7 @@ def _run_windows(
     its last window has been through ``fn``; ``on_fail(path, reason)`` for a file that
     failed; both in input order.
     """
-    from musicnn.audio import stream
+    from musicnn.audio.io import stream
     from musicnn.progress import progress_bar
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -403,7 +402,7 @@ def _run_windows(
             out = outputs(X)
         except Exception as exc:  # isolate the file(s) at fault: run each file's windows alone
             out = None
-            first_reason = _reason(exc)
+            first_reason = describe_error(exc)
         if out is not None:
             start = 0
             for i in range(1, len(batch_owners) + 1):  # one slice per run of windows of one file
@@ -431,7 +430,7 @@ def _run_windows(
             try:
                 f.rows.append(outputs(X[rows]))
             except Exception as exc:
-                fail(f, _reason(exc))
+                fail(f, describe_error(exc))
         finish_ready()
 
     def finish_ready() -> None:
@@ -472,7 +471,7 @@ def _run_windows(
             except _CallbackError:
                 raise
             except Exception as exc:  # a batch never dies on one bad file
-                fail(f, _reason(exc))
+                fail(f, describe_error(exc))
             if f.error is not None and owners:
                 keep = [i for i, o in enumerate(owners) if o is not f]
                 feats[:] = [feats[i] for i in keep]
