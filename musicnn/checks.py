@@ -29,7 +29,9 @@ __all__ = [
     "validate_arrays",
     "require_y",
     "class_targets",
+    "labelled_data",
     "describe_error",
+    "parse_strengths",
 ]
 
 _CUDA_RE = re.compile(r"cuda(?::(\d+))?")
@@ -201,6 +203,75 @@ def class_targets(estimator: Any, y: np.ndarray, *,
     return classes, y_idx
 
 
+def labelled_data(estimator: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A supervised ``fit``'s inputs: ``X`` validated (float64, ``reset=True``), the sorted
+    classes and each target's class index.
+
+    Raises
+    ------
+    DataError
+        For a missing ``y``, inputs scikit-learn rejects, or targets that are not two or
+        more class labels.
+    """
+    require_y(estimator, y)
+    X, y = validate_arrays(estimator, X, y, reset=True)
+    classes, y_idx = class_targets(estimator, y)
+    return X, classes, y_idx
+
+
 def describe_error(exc: BaseException) -> str:
     """One line for a report: a musicnn error's own message, else the type and the message."""
     return str(exc) if isinstance(exc, MusicnnError) else f"{type(exc).__name__}: {exc}"
+
+
+def parse_strengths(text: Any, table: dict[str, tuple[float, float, float, bool]], what: str) -> dict[str, float]:
+    """Parse a list of named strengths (``"specaugment,crop=0.75,mixup"``) into ``{name: value}``.
+
+    The augmentation options of training batches and of audio use it.
+
+    Parameters
+    ----------
+    text : str, sequence of str or None
+        ``"specaugment,crop=0.75,mixup"``; None, ``""`` or ``"none"`` mean no augmentation.
+    table : dict
+        The valid names with (default, low, high, low bound open), e.g.
+        :data:`musicnn.training.augment.AUGMENTATIONS`.
+    what : str
+        The parameter's name, for messages.
+
+    Returns
+    -------
+    dict of str to float
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name (the message lists the valid ones), a repeated name or a
+        value out of range.
+    """
+    if text is None:
+        return {}
+    if isinstance(text, (list, tuple)):
+        text = ",".join(str(t) for t in text)
+    if not isinstance(text, str):
+        raise ConfigError(f"{what}={text!r} must be a comma-separated string of names")
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if parts == ["none"]:
+        return {}
+    out: dict[str, float] = {}
+    for part in parts:
+        name, _, raw = part.partition("=")
+        name = name.strip().lower()
+        if name not in table:
+            raise ConfigError(f"{what}: unknown augmentation {name!r}; choose from {', '.join(table)}")
+        if name in out:
+            raise ConfigError(f"{what}: {name!r} is given twice in {text!r}")
+        default, low, high, open_low = table[name]
+        try:
+            value = float(raw) if raw.strip() else default
+        except ValueError:
+            raise ConfigError(f"{what}: {part!r} needs a number after '='") from None
+        if not (np.isfinite(value) and (value > low if open_low else value >= low) and value <= high):
+            raise ConfigError(f"{what}: {name}={value:g} must be in ({low:g}, {high:g}]")
+        out[name] = value
+    return out

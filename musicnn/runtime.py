@@ -84,5 +84,9 @@ def torch_seeded(seed: int, devices: Any = None) -> Iterator[None]:
     if devices is None:
         devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(int(seed))
+        # not torch.manual_seed: it would also reseed (or queue a reseed of) the CUDA
+        # generators left out of ``devices``, which the fork does not restore
+        torch.default_generator.manual_seed(int(seed))
+        for index in devices:
+            torch.cuda.default_generators[index].manual_seed(int(seed))
         yield

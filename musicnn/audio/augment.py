@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from musicnn.training.augment import parse_augment
+from musicnn.checks import parse_strengths
 from musicnn.errors import ConfigError
 
 __all__ = ["AUDIO_AUGMENTATIONS", "AudioAugment", "parse_audio_augment"]
@@ -61,7 +61,7 @@ def parse_audio_augment(text: Any) -> dict[str, float]:
     ConfigError
         For an unknown name (the valid ones are listed) or a value out of range.
     """
-    return parse_augment(text, AUDIO_AUGMENTATIONS, "audio augment")
+    return parse_strengths(text, AUDIO_AUGMENTATIONS, "audio_augment")
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class AudioAugment:
 
     def __post_init__(self) -> None:
         if not parse_audio_augment(self.text):
-            raise ConfigError(f"audio augment: {self.text!r} names no augmentation")
+            raise ConfigError(f"audio_augment={self.text!r} names no augmentation")
         if isinstance(self.copy, bool) or not isinstance(self.copy, int) or self.copy < 1:
             raise ConfigError(f"audio augment copy={self.copy!r} must be an integer >= 1")
 

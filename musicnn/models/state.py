@@ -32,7 +32,19 @@ def _plain(value: Any) -> bool:
 
 
 class ArrayStateMixin:
-    """``state_arrays`` / ``learned_metadata`` / ``_restore`` from learned attributes."""
+    """``state_arrays`` / ``learned_metadata`` / ``_restore`` from learned attributes.
+
+    A family that renamed hyper-parameters lists ``old -> new`` in :attr:`_RENAMED`;
+    :meth:`_upgrade_params` (called by :mod:`musicnn.modelfile` on load) applies it.
+    """
+
+    #: hyper-parameter names of older model files -> today's
+    _RENAMED: dict[str, str] = {}
+
+    @classmethod
+    def _upgrade_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """An older model file's hyper-parameters in today's names (:attr:`_RENAMED`)."""
+        return {cls._RENAMED.get(name, name): value for name, value in params.items()}
 
     def _learned_attributes(self) -> dict[str, Any]:
         from sklearn.utils.validation import check_is_fitted

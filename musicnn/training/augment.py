@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from musicnn.checks import parse_strengths
 from musicnn.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -47,55 +48,12 @@ SPECTROGRAM_ONLY = ("specaugment", "crop")
 
 def parse_augment(text: Any, table: dict[str, tuple[float, float, float, bool]] | None = None,
                   what: str = "augment") -> dict[str, float]:
-    """Parse an augmentation string into ``{name: value}``.
+    """Parse an augmentation string such as ``"specaugment,crop=0.75,mixup"`` into ``{name: value}``.
 
-    Parameters
-    ----------
-    text : str, sequence of str or None
-        ``"specaugment,crop=0.75,mixup"``; None, ``""`` or ``"none"`` mean no augmentation.
-    table : dict, optional
-        The valid names with (default, low, high, low bound open); :data:`AUGMENTATIONS`
-        by default (:data:`musicnn.audio.augment.AUDIO_AUGMENTATIONS` for audio).
-    what : str
-        The option's name, for messages.
-
-    Returns
-    -------
-    dict of str to float
-
-    Raises
-    ------
-    ConfigError
-        For an unknown name (the message lists the valid ones), a repeated name or a
-        value out of range.
+    :func:`musicnn.checks.parse_strengths` over :data:`AUGMENTATIONS` (or ``table``);
+    None, ``""`` or ``"none"`` mean no augmentation.
     """
-    table = AUGMENTATIONS if table is None else table
-    if text is None:
-        return {}
-    if isinstance(text, (list, tuple)):
-        text = ",".join(str(t) for t in text)
-    if not isinstance(text, str):
-        raise ConfigError(f"{what}={text!r} must be a comma-separated string of names")
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if parts == ["none"]:
-        return {}
-    out: dict[str, float] = {}
-    for part in parts:
-        name, _, raw = part.partition("=")
-        name = name.strip().lower()
-        if name not in table:
-            raise ConfigError(f"{what}: unknown augmentation {name!r}; choose from {', '.join(table)}")
-        if name in out:
-            raise ConfigError(f"{what}: {name!r} is given twice in {text!r}")
-        default, low, high, open_low = table[name]
-        try:
-            value = float(raw) if raw.strip() else default
-        except ValueError:
-            raise ConfigError(f"{what}: {part!r} needs a number after '='") from None
-        if not (np.isfinite(value) and (value > low if open_low else value >= low) and value <= high):
-            raise ConfigError(f"{what}: {name}={value:g} must be in ({low:g}, {high:g}]")
-        out[name] = value
-    return out
+    return parse_strengths(text, AUGMENTATIONS if table is None else table, what)
 
 
 def check_input(augment: dict[str, float], ndim: int) -> None:
