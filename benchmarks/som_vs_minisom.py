@@ -22,11 +22,11 @@ warm-up run of each side on a small subset:
 * MiniSom ``pca_weights_init`` + ``train_random(X, 100000)`` (Kohonen's rule, sample by sample);
 * MiniSom ``train_batch_offline(X, 10)`` (its batch algorithm, 10 epochs; it still mixes the
   new means in with the decaying learning rate);
-* musicnn ``SOM(mode="online", iter_unit="sample", n_iter=100000)``: Kohonen's rule applied to
+* musicnn ``SOM(mode="online", max_samples=100000)``: Kohonen's rule applied to
   every presentation in order, winners searched 32 presentations at a time
   (``batch_size=32``), and the same with ``batch_size=1`` (winner searched before every
   single presentation: the strictly sequential algorithm);
-* musicnn ``SOM(mode="batch", n_iter=10)``: the batch map, 10 epochs, same sigma schedule.
+* musicnn ``SOM(mode="batch", max_epochs=10)``: the batch map, 10 epochs, same sigma schedule.
 
 Every map is scored by the same code: quantization error (mean distance of a sample to its
 winner's prototype), topographic error with 4 grid neighbours (musicnn's definition) and
@@ -110,12 +110,12 @@ def run_ours(X, side, n_pres, n_epochs, mode, batch_size=32, seed=0):
     from musicnn.models.classic.som import SOM
 
     kw = dict(topology="rectangular", neighborhood="gaussian", sigma=SIGMA0, sigma_final=SIGMA0 / 3,
-              learning_rate=ETA0, learning_rate_final=ETA0 / 3, decay="inverse", init="pca",
+              lr=ETA0, lr_final=ETA0 / 3, decay="inverse", init="pca",
               seed=seed, progress=False)
     if mode == "online":
-        som = SOM(side, side, mode="online", n_iter=n_pres, iter_unit="sample", batch_size=batch_size, **kw)
+        som = SOM(side, side, mode="online", max_samples=n_pres, batch_size=batch_size, **kw)
     else:
-        som = SOM(side, side, mode="batch", n_iter=n_epochs, iter_unit="epoch", **kw)
+        som = SOM(side, side, mode="batch", max_epochs=n_epochs, **kw)
     t0 = time.perf_counter()
     som.fit(X)
     dt = time.perf_counter() - t0

@@ -10,7 +10,8 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from musicnn.errors import ConfigError, DataError
-from musicnn.models.classic.art import FuzzyART, FuzzyARTMAP, complement_code
+from musicnn.models.classic.art import FuzzyART, complement_code
+from musicnn.models.classic.artmap import FuzzyARTMAP
 from musicnn.models.classic.hopfield import CapacityWarning, Hopfield, hebbian_weights
 
 QUIET = {"progress": False}
@@ -367,6 +368,25 @@ def test_same_seed_same_model(blobs, wide_blobs):
                                   Hopfield(seed=3, **QUIET).fit(X, y).recall(cues))
 
 
+@pytest.mark.parametrize("make, labelled", [
+    (lambda: FuzzyART(), False),
+    (lambda: FuzzyART(), True),
+    (lambda: FuzzyARTMAP(), True),
+    (lambda: Hopfield(rule="projection", patterns_per_class=2), True),
+])
+def test_fitting_leaves_the_global_random_state_alone(make, labelled, blobs, wide_blobs):
+    import random
+
+    est = make().set_params(progress=False)
+    X, y = wide_blobs if isinstance(est, Hopfield) else blobs
+    np_before, py_before = np.random.get_state(), random.getstate()
+    est.fit(X, y if labelled else None).predict(X)  # Hopfield's predict recalls in a random order
+    np_after = np.random.get_state()
+    assert random.getstate() == py_before
+    assert np_before[0] == np_after[0] and np.array_equal(np_before[1], np_after[1])
+    assert np_before[2:] == np_after[2:]
+
+
 @pytest.mark.parametrize("make, match", [
     (lambda: FuzzyART(vigilance=1.5), "vigilance=1.5"),
     (lambda: FuzzyART(vigilance=-0.1), "vigilance=-0.1"),
@@ -377,6 +397,8 @@ def test_same_seed_same_model(blobs, wide_blobs):
     (lambda: FuzzyART(max_categories=0), "max_categories=0"),
     (lambda: FuzzyART(scaling="zscore"), "'minmax', 'none'"),
     (lambda: FuzzyART(device="cuda"), "CPU"),
+    (lambda: FuzzyART(shuffle=1), "shuffle=1 must be True or False"),
+    (lambda: Hopfield(device="cuda:0"), "device='cuda:0': Hopfield runs on the CPU"),
     (lambda: FuzzyARTMAP(epsilon=0), "epsilon=0"),
     (lambda: Hopfield(rule="storkey"), "'hebbian', 'projection'"),
     (lambda: Hopfield(binarization="median"), "'sign', 'topk', 'none'"),
@@ -412,6 +434,11 @@ def test_bad_inputs_specific_to_each_family(blobs, wide_blobs):
         FuzzyART(**QUIET).fit(X).predict_proba(X)
     with pytest.raises(ValueError, match="requires y"):
         FuzzyARTMAP(**QUIET).fit(X, None)
+    for est in (FuzzyART(**QUIET), FuzzyARTMAP(**QUIET), Hopfield(**QUIET)):
+        with pytest.raises(DataError, match="only one class"):
+            est.fit(X, np.full(len(X), "bass"))
+        with pytest.raises(DataError, match="class labels"):
+            est.fit(X, np.linspace(0, 1, len(X)))
     net = Hopfield(**QUIET).fit(*wide_blobs)
     with pytest.raises(DataError, match="bipolar"):
         net.recall(np.r_[0.5, -np.ones(39)])

@@ -1,4 +1,5 @@
-"""Hebbian learning (plain Hebb, Oja, Sanger) and the RBM: the course's rules, then real notes."""
+"""Hebbian learning (plain Hebb, Oja, Sanger) and the RBM: the course's rules, then real notes
+(and, for every family of these files and the SOM, the global random state left alone)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from musicnn.errors import ConfigError, DataError
 from musicnn.models.classic.boltzmann import RBM
 from musicnn.models.classic.hebbian import HebbianPCA, subspace_angle
+from musicnn.models.classic.som import SOM
 
 QUIET = {"progress": False}
 
@@ -90,7 +92,7 @@ def test_subspace_angle_known_values():
 # =========================================================================== Hebbian rules
 def test_plain_hebb_weight_norm_diverges(correlated):
     """Δw = η O I has no decay: ‖w‖ grows every epoch until the bound stops it, with a warning."""
-    model = HebbianPCA(1, rule="hebb", learning_rate=1e-3, learning_rate_decay=0.0, batch_size=16,
+    model = HebbianPCA(1, rule="hebb", lr=1e-3, lr_decay=0.0, batch_size=16,
                        max_epochs=500, max_weight_norm=1e3, **QUIET)
     with pytest.warns(ConvergenceWarning, match=r"diverged: the weight norm reached .*=1000.*rule='oja'"):
         model.fit(correlated)
@@ -107,7 +109,7 @@ def test_plain_hebb_weight_norm_diverges(correlated):
 
 
 def test_plain_hebb_overflow_stops_without_crashing(correlated):
-    model = HebbianPCA(2, rule="hebb", learning_rate=50.0, max_epochs=50, max_weight_norm=1e308, **QUIET)
+    model = HebbianPCA(2, rule="hebb", lr=50.0, max_epochs=50, max_weight_norm=1e308, **QUIET)
     with pytest.warns(ConvergenceWarning, match="overflowed"):
         model.fit(correlated)
     assert model.diverged_ and np.all(np.isfinite(model.components_)) and model.n_iter_ < 50
@@ -120,7 +122,7 @@ def real_pca(instrument_features):
 
 # Settings for the 83 real notes: few examples, so small batches (more updates per epoch)
 # and a faster annealing of the learning rate.
-SMALL_DATA = {"learning_rate": 0.03, "batch_size": 8, "learning_rate_decay": 1e-2, "max_epochs": 500, "tol": 1e-3}
+SMALL_DATA = {"lr": 0.03, "batch_size": 8, "lr_decay": 1e-2, "max_epochs": 500, "tol": 1e-3}
 
 
 def test_oja_single_unit_finds_first_principal_component(instrument_features, real_pca):
@@ -170,7 +172,7 @@ def test_bernoulli_rbm_learns_bars_and_stripes_with_cd1_and_cdk(bars_and_stripes
     rng = np.random.default_rng(1)
     noise = (rng.random((300, 16)) < 0.5).astype(float)
     for k in (1, 5):
-        rbm = _fit_quietly(RBM(16, visible="bernoulli", k=k, learning_rate=0.1, max_epochs=60, **QUIET), X)
+        rbm = _fit_quietly(RBM(16, visible="bernoulli", k=k, lr=0.1, max_epochs=60, **QUIET), X)
         err = rbm.reconstruction_error_
         # measured (CD-1 / CD-5): 0.250 -> 0.0046 in 49 epochs / 0.250 -> 0.0049 in 47
         assert err[-1] < 0.1 * err[0], (k, err[[0, -1]])
@@ -202,7 +204,7 @@ def test_gaussian_rbm_reconstruction_error_falls(blobs):
 def test_rbm_stops_when_reconstruction_settles(bars_and_stripes):
     # the error first stays near 0.25 for about 5 epochs (symmetry breaking): that plateau
     # must not stop training
-    rbm = RBM(16, visible="bernoulli", learning_rate=0.1, max_epochs=500, tol=1e-2, **QUIET).fit(bars_and_stripes)
+    rbm = RBM(16, visible="bernoulli", lr=0.1, max_epochs=500, tol=1e-2, **QUIET).fit(bars_and_stripes)
     assert rbm.converged_ and 20 < rbm.n_iter_ < 500 and len(rbm.reconstruction_error_) == rbm.n_iter_
     assert rbm.reconstruction_error_[-1] < 0.02  # measured 0.0046 after 49 epochs
     with pytest.warns(ConvergenceWarning, match="max_epochs=3"):
@@ -210,8 +212,8 @@ def test_rbm_stops_when_reconstruction_settles(bars_and_stripes):
 
 
 def test_diverging_gaussian_rbm_is_a_config_error(blobs):
-    with pytest.raises(ConfigError, match="lower learning_rate"):
-        _fit_quietly(RBM(32, visible="gaussian", learning_rate=50.0, momentum=0.9, **QUIET), blobs[0] * 1e3)
+    with pytest.raises(ConfigError, match="lower lr=50"):
+        _fit_quietly(RBM(32, visible="gaussian", lr=50.0, momentum=0.9, **QUIET), blobs[0] * 1e3)
 
 
 # =========================================================================== readout
@@ -282,12 +284,17 @@ def test_same_seed_same_model_other_seed_other_model(blobs):
 @pytest.mark.parametrize("make, params, match", [
     (HebbianPCA, {"rule": "anti-hebb"}, "rule='anti-hebb' is not valid; choose one of 'hebb', 'oja', 'sanger'"),
     (HebbianPCA, {"n_components": 0}, "n_components=0 must be an integer >= 1"),
-    (HebbianPCA, {"learning_rate": 0.0}, "learning_rate=0.0 must be a finite number > 0"),
+    (HebbianPCA, {"lr": 0.0}, "lr=0.0 must be a finite number > 0"),
+    (HebbianPCA, {"lr_decay": -1.0}, "lr_decay=-1.0 must be a finite number >= 0"),
+    (HebbianPCA, {"max_epochs": 0}, "max_epochs=0 must be an integer >= 1"),
+    (HebbianPCA, {"progress": 1}, "progress=1 must be True or False"),
     (HebbianPCA, {"max_weight_norm": float("inf")}, "max_weight_norm=inf"),
     (HebbianPCA, {"readout": "svm"}, "readout='svm' is not valid; choose one of 'softmax', 'centroid'"),
     (HebbianPCA, {"n_components": 2, "device": "tpu"}, "device='tpu' is not a known device"),
     (RBM, {"visible": "softmax"}, "visible='softmax' is not valid; choose one of 'bernoulli', 'gaussian'"),
     (RBM, {"k": 0}, "k=0 must be an integer >= 1"),
+    (RBM, {"lr": -0.1}, "lr=-0.1 must be a finite number > 0"),
+    (RBM, {"tol": float("nan")}, "tol=nan"),
     (RBM, {"momentum": 1.0}, "momentum=1.0 must be a finite number >= 0 and < 1"),
     (RBM, {"batch_size": 2.5}, "batch_size=2.5 must be an integer"),
     (RBM, {"readout_alpha": -1.0}, "readout_alpha=-1.0"),
@@ -329,7 +336,7 @@ def test_bad_inputs(blobs):
 
 # =========================================================================== scikit-learn
 @pytest.mark.parametrize("estimator", [
-    RBM(n_hidden=16, max_epochs=10, learning_rate=0.05, **QUIET),
+    RBM(n_hidden=16, max_epochs=10, lr=0.05, **QUIET),
     HebbianPCA(n_components=2, max_epochs=30, **QUIET),
 ], ids=["rbm", "hebbian"])
 def test_scikit_learn_estimator_checks(estimator):
@@ -378,3 +385,38 @@ def test_model_file_of_features_only(blobs, tmp_path):
     np.testing.assert_array_equal(back.transform(blobs[2]), model.transform(blobs[2]))
     with pytest.raises(NotFittedError, match="without labels"):
         back.predict(blobs[2])
+
+
+# =========================================================================== names and random state
+def test_older_model_files_load_under_the_new_names():
+    """learning_rate became lr (both families) and learning_rate_decay lr_decay (Hebbian)."""
+    old = {"learning_rate": 0.05, "learning_rate_decay": 0.0, "max_epochs": 7, "rule": "oja"}
+    new = HebbianPCA._upgrade_params(old)
+    assert new == {"lr": 0.05, "lr_decay": 0.0, "max_epochs": 7, "rule": "oja"}
+    assert HebbianPCA(**new).get_params() == HebbianPCA(lr=0.05, lr_decay=0.0, max_epochs=7, rule="oja").get_params()
+    assert RBM._upgrade_params({"learning_rate": 0.1, "k": 2}) == {"lr": 0.1, "k": 2}
+    for cls in (HebbianPCA, RBM):  # today's names pass unchanged
+        assert cls._upgrade_params(cls().get_params()) == cls().get_params()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: RBM(8, max_epochs=3, **QUIET),
+    lambda: RBM(8, visible="bernoulli", k=2, max_epochs=3, **QUIET),
+    lambda: HebbianPCA(3, max_epochs=5, **QUIET),
+    lambda: SOM(3, 3, max_epochs=2, init="random", **QUIET),
+], ids=["rbm-gaussian", "rbm-bernoulli", "hebbian", "som"])
+def test_fitting_leaves_the_global_random_state_alone(blobs, make):
+    """Every draw comes from the model's own generators, seeded from its seed."""
+    import torch
+
+    X, y = blobs[0], blobs[1]
+    np.random.seed(123)
+    torch.manual_seed(123)
+    before_np, before_torch = np.random.get_state(), torch.get_rng_state()
+    model = _fit_quietly(make(), X, y)
+    model.predict(X)
+    if isinstance(model, RBM):
+        model.gibbs(X[:5], n_steps=2)
+    after_np = np.random.get_state()
+    assert after_np[0] == before_np[0] and np.array_equal(after_np[1], before_np[1]) and after_np[2:] == before_np[2:]
+    assert torch.equal(torch.get_rng_state(), before_torch)

@@ -18,7 +18,6 @@ from musicnn.models import get_estimator_class
 from musicnn.models.deep.backprop import backprop_gradients, backward, forward, output_deltas
 from musicnn.models.deep.mlp import MLPClassifier
 from musicnn.models.classic.perceptron import Perceptron, gaussian, piecewise, sigmoid, step
-from musicnn.training.loop import seed_everything
 
 # Short trainings hit their epoch limits on purpose; the warnings have tests of their own.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -73,7 +72,7 @@ def test_and_or_learned_exactly(target, mode):
     p = Perceptron(mode=mode, progress=False).fit(BOOL, target)
     assert p.predict(BOOL).tolist() == target
     # linearly separable: the error reaches 0 and stop condition "ε ≤ tol" ends training
-    assert p.stop_reason_ == "tol" and p.errors_[-1] == 0 and p.n_iter_ < p.max_iter  # measured: 1-2 epochs
+    assert p.stop_reason_ == "tol" and p.errors_[-1] == 0 and p.n_iter_ < p.max_epochs  # measured: 1-2 epochs
     assert p.weights_.shape == (1, 3)  # one unit; column 0 is the threshold weight w0 = -T
 
 
@@ -82,16 +81,16 @@ def test_and_or_learned_exactly(target, mode):
 def test_xor_is_not_learned_by_a_single_perceptron(activation, mode):
     # the course's point: one hyperplane cannot split XOR, so at most 3 of 4 patterns are right
     # (the gaussian unit is a band between two hyperplanes; with mu=1 it still fails here: measured 0.5)
-    p = Perceptron(activation=activation, mode=mode, max_iter=200, progress=False).fit(BOOL, XOR)
+    p = Perceptron(activation=activation, mode=mode, max_epochs=200, progress=False).fit(BOOL, XOR)
     assert p.score(BOOL, XOR) <= 0.75
     assert p.stop_reason_ != "tol"
 
 
 @pytest.mark.parametrize("activation", ACTS)
 def test_each_activation_learns_and(activation):
-    # measured (online, eta=0.5): piecewise 9 epochs, sigmoid 29, gaussian 98 to reach tol
+    # measured (online, lr=0.5): piecewise 9 epochs, sigmoid 29, gaussian 98 to reach tol
     tol = 0.0 if activation == "step" else 0.05
-    p = Perceptron(activation=activation, eta=0.5, tol=tol, delta_tol=None, max_iter=300,
+    p = Perceptron(activation=activation, lr=0.5, tol=tol, delta_tol=None, max_epochs=300,
                    progress=False).fit(BOOL, AND)
     assert p.predict(BOOL).tolist() == AND
     assert p.stop_reason_ == "tol" and p.errors_[-1] <= tol
@@ -113,7 +112,7 @@ def test_batch_update_is_the_courses_rule():
     X = np.random.default_rng(5).normal(size=(12, 3))
     y = np.array([0, 1, 2] * 4)
     for activation, slope in (("step", None), ("sigmoid", None), ("gaussian", "gauss")):
-        p = Perceptron(activation=activation, mode="batch", eta=0.3, max_iter=1, progress=False).fit(X, y)
+        p = Perceptron(activation=activation, mode="batch", lr=0.3, max_epochs=1, progress=False).fit(X, y)
         W = np.random.default_rng(0).uniform(-0.01, 0.01, size=(3, 4))  # the seeded initial weights
         Xa = np.hstack([np.ones((12, 1)), (X - X.mean(0)) / X.std(0)])
         g = p._g()[0]
@@ -129,7 +128,7 @@ def test_batch_update_is_the_courses_rule():
 def test_online_updates_only_on_mistakes():
     # with the step, an epoch without a mistake leaves the weights alone
     p = Perceptron(progress=False).fit(BOOL, AND)
-    again = Perceptron(progress=False, max_iter=p.n_iter_ + 3, tol=None, delta_tol=None).fit(BOOL, AND)
+    again = Perceptron(progress=False, max_epochs=p.n_iter_ + 3, tol=None, delta_tol=None).fit(BOOL, AND)
     np.testing.assert_array_equal(again.weights_, p.weights_)
     assert again.errors_[p.n_iter_:].tolist() == [0.0, 0.0, 0.0]
 
@@ -137,17 +136,17 @@ def test_online_updates_only_on_mistakes():
 def test_stop_conditions(blobs):
     (X, y), _ = blobs
     # 1. iterations
-    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
-        p = Perceptron(max_iter=3, tol=None, delta_tol=None, progress=False).fit(X, y)
-    assert p.n_iter_ == 3 and p.stop_reason_ == "max_iter"
+    with pytest.warns(ConvergenceWarning, match="max_epochs=3"):
+        p = Perceptron(max_epochs=3, tol=None, delta_tol=None, progress=False).fit(X, y)
+    assert p.n_iter_ == 3 and p.stop_reason_ == "max_epochs"
     # 2. error below tau: continuous error, stops the first epoch it dips to tol
-    p = Perceptron(activation="sigmoid", mode="batch", eta=1.0, tol=0.05, delta_tol=None,
-                   max_iter=500, progress=False).fit(X, y)
+    p = Perceptron(activation="sigmoid", mode="batch", lr=1.0, tol=0.05, delta_tol=None,
+                   max_epochs=500, progress=False).fit(X, y)
     assert p.stop_reason_ == "tol" and p.n_iter_ < 500  # measured: 23 epochs
     assert p.errors_[-1] <= 0.05 < p.errors_[-2]
     # 3. error change below tau, n_iter_no_change epochs in a row
-    p = Perceptron(activation="sigmoid", mode="batch", eta=0.1, tol=None, delta_tol=1e-3,
-                   n_iter_no_change=3, max_iter=500, progress=False).fit(X, y)
+    p = Perceptron(activation="sigmoid", mode="batch", lr=0.1, tol=None, delta_tol=1e-3,
+                   n_iter_no_change=3, max_epochs=500, progress=False).fit(X, y)
     assert p.stop_reason_ == "delta_tol" and p.n_iter_ < 500  # measured: 34 epochs
     assert np.all(np.abs(np.diff(p.errors_[-4:])) < 1e-3)
     assert np.abs(np.diff(p.errors_[:-3])).max() >= 1e-3
@@ -173,7 +172,7 @@ def test_decision_function_predict_and_proba(blobs):
 
 def test_seed_and_mode(blobs):
     (X, y), _ = blobs
-    kw = dict(activation="sigmoid", max_iter=5, progress=False)
+    kw = dict(activation="sigmoid", max_epochs=5, progress=False)
     a, b = Perceptron(**kw, seed=3).fit(X, y), Perceptron(**kw, seed=3).fit(X, y)
     np.testing.assert_array_equal(a.weights_, b.weights_)
     assert not np.array_equal(a.weights_, Perceptron(**kw, seed=4).fit(X, y).weights_)
@@ -202,6 +201,38 @@ def test_perceptron_round_trip(blobs, tmp_path):
     assert back.stop_reason_ == p.stop_reason_ and back.n_iter_ == p.n_iter_
 
 
+def test_perceptron_loads_files_that_name_eta_and_max_iter(blobs, tmp_path):
+    """Files written before the rename (eta -> lr, max_iter -> max_epochs) still load."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from musicnn.modelfile import METADATA_KEY, read_metadata
+
+    assert Perceptron._upgrade_params({"eta": 0.5, "max_iter": 7, "mode": "batch"}) == {
+        "lr": 0.5, "max_epochs": 7, "mode": "batch"}
+    (X, y), (Xt, _) = blobs
+    with pytest.warns(ConvergenceWarning):
+        p = Perceptron(lr=0.3, max_epochs=2, tol=None, delta_tol=None, progress=False).fit(X, y)
+    path = save_model(tmp_path / "new.safetensors", p)
+    meta = read_metadata(path)
+    params = meta["params"]
+    params["eta"], params["max_iter"] = params.pop("lr"), params.pop("max_epochs")
+    meta["learned"]["values"]["stop_reason_"] = "max_iter"
+    save_file(load_file(path), tmp_path / "old.safetensors", metadata={METADATA_KEY: json.dumps(meta)})
+    back, _ = load_model(tmp_path / "old.safetensors")
+    assert back.lr == 0.3 and back.max_epochs == 2 and back.stop_reason_ == "max_epochs"
+    np.testing.assert_array_equal(back.predict(Xt), p.predict(Xt))
+
+
+def test_perceptron_leaves_the_global_random_state_alone(blobs):
+    (X, y), _ = blobs
+    before = np.random.get_state()
+    Perceptron(max_epochs=3, progress=False).fit(X, y)
+    after = np.random.get_state()
+    assert before[0] == after[0] and np.array_equal(before[1], after[1]) and before[2:] == after[2:]
+
+
 def test_perceptron_bad_input(blobs):
     (X, y), _ = blobs
     bad = X.copy()
@@ -221,8 +252,8 @@ def test_perceptron_bad_input(blobs):
         (dict(rule="delta"), "continuous activation"),
         (dict(activation="gaussian", rule="error-correction"), "needs rule='delta'"),
         (dict(activation="piecewise", x_min=1.0, x_max=1.0), "x_max"),
-        (dict(eta=0.0), "eta"),
-        (dict(max_iter=0), "max_iter"),
+        (dict(lr=0.0), "lr=0.0"),
+        (dict(max_epochs=0), "max_epochs=0"),
         (dict(tol=-1.0), "tol"),
     ]:
         with pytest.raises(ConfigError, match=match):
@@ -238,7 +269,7 @@ def test_perceptron_passes_check_estimator():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = check_estimator(Perceptron(max_iter=20, progress=False), on_fail=None, on_skip=None)
+        results = check_estimator(Perceptron(max_epochs=20, progress=False), on_fail=None, on_skip=None)
     failed = {r["check_name"]: repr(r["exception"]) for r in results if r["status"] == "failed"}
     assert not failed
 
@@ -323,8 +354,7 @@ def test_one_reference_epoch_is_one_gradient_descent_step(blobs):
     params = dict(backend="reference", hidden_layer_sizes=(5, 4), activation="tanh", dropout=0.0, lr=0.2,
                   batch_size=len(X), max_epochs=1, validation_fraction=0.0, seed=3, progress=False)
     clf = MLPClassifier(**params).fit(X, y)
-    seed_everything(3)
-    module = clf._build_module((6,), 3).double()
+    module = clf._initial_module((6,), 3).double()  # the network the fit started from
     Xs = torch.from_numpy(clf._standardise(X.astype(np.float32)).astype(np.float64))
     torch.nn.functional.cross_entropy(module(Xs), torch.from_numpy(y)).backward()
     with torch.no_grad():
@@ -372,8 +402,7 @@ def test_backends_start_from_the_same_weights(blobs):
     (X, y), _ = blobs
     clf = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=1, lr=1e-12, progress=False, seed=5, backend="reference")
     b = clf.fit(X, y).module_.state_dict()
-    seed_everything(5)  # what the autograd back-end does before building its network
-    a = clf._build_module((6,), 3).state_dict()
+    a = clf._initial_module((6,), 3).state_dict()  # what the autograd back-end starts from
     for k in a:
         np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), atol=1e-9)
 

@@ -10,8 +10,10 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 
 from musicnn.errors import ConfigError, DataError
-from musicnn.models.classic.competitive import LVQ, CompetitiveLearning, apply_moves
-from musicnn.models.classic.rbf import RBFNetwork, gaussian_activations, kmeans, ridge_solution
+from musicnn.models.classic.clustering import kmeans
+from musicnn.models.classic.competitive import CompetitiveLearning, apply_moves
+from musicnn.models.classic.lvq import LVQ
+from musicnn.models.classic.rbf import RBFNetwork, gaussian_activations, ridge_solution
 
 QUIET = {"progress": False}
 
@@ -323,6 +325,25 @@ def test_same_seed_same_model(blobs):
         assert not np.array_equal(a.predict_proba(X), c.predict_proba(X))
 
 
+@pytest.mark.parametrize("make", [
+    lambda: RBFNetwork(n_centers=8, output="lms", finetune_epochs=2, **QUIET),
+    lambda: CompetitiveLearning(n_units=6, conscience=True, **QUIET),
+    lambda: LVQ(prototypes_per_class=2, variant="lvq2.1", **QUIET),
+])
+def test_fitting_leaves_the_global_random_state_alone(blobs, make):
+    import random
+
+    import torch
+
+    X, y = blobs
+    np_before, py_before, torch_before = np.random.get_state(), random.getstate(), torch.get_rng_state()
+    make().fit(X, y)
+    np_after = np.random.get_state()
+    assert random.getstate() == py_before and torch.equal(torch.get_rng_state(), torch_before)
+    assert np_before[0] == np_after[0] and np.array_equal(np_before[1], np_after[1])
+    assert np_before[2:] == np_after[2:]
+
+
 @pytest.mark.parametrize("make, match", [
     (lambda: RBFNetwork(width="widest"), r"width='widest' is not valid; choose one of 'rms', 'nearest'"),
     (lambda: RBFNetwork(output="svd"), r"output='svd' is not valid; choose one of 'lstsq', 'lms'"),
@@ -333,10 +354,11 @@ def test_same_seed_same_model(blobs):
     (lambda: CompetitiveLearning(init=np.zeros((3, 2))), r"init array .* shape \(n_units, n_features\)"),
     (lambda: CompetitiveLearning(lr=1.0), r"lr=1.0 must be a finite number > 0 and < 1"),
     (lambda: CompetitiveLearning(conscience="yes"), r"conscience='yes' must be True or False"),
-    (lambda: CompetitiveLearning(device="cuda"), r"device='cuda' is not valid for CompetitiveLearning"),
+    (lambda: CompetitiveLearning(device="cuda"), r"device='cuda': CompetitiveLearning runs on the CPU"),
     (lambda: LVQ(variant="lvq3"), r"variant='lvq3' is not valid; choose one of 'lvq1', 'lvq2.1'"),
     (lambda: LVQ(window=1.5), r"window=1.5 must be a finite number > 0 and < 1"),
     (lambda: LVQ(init="random"), r"init='random' is not valid; choose one of 'kmeans', 'samples'"),
+    (lambda: LVQ(device="cuda"), r"device='cuda': LVQ runs on the CPU"),
 ])
 def test_bad_hyper_parameters(blobs, make, match):
     X, y = blobs

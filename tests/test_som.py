@@ -14,11 +14,11 @@ from sklearn.exceptions import NotFittedError
 from musicnn.errors import ConfigError, DataError
 from musicnn.modelfile import load_model, save_model
 from musicnn.models import get_estimator_class
-from musicnn.models.classic.som import (
+from musicnn.models.classic.som import SOM
+from musicnn.models.classic.som_kernels import (
     DECAYS,
     INITS,
     NEIGHBORHOODS,
-    SOM,
     bubble,
     gaussian,
     grid_positions,
@@ -52,8 +52,8 @@ def test_closed_form_updates_equal_the_sample_by_sample_rule(rng):
 def test_online_fit_is_kohonens_rule_sample_by_sample(rng):
     """batch_size=1, no shuffle: the fitted map is the textbook loop, winner searched before every sample."""
     X = rng.standard_normal((40, 3)).astype(np.float32)
-    som = SOM(3, 4, batch_size=1, shuffle=False, n_iter=2, sigma=1.5, sigma_final=0.5, learning_rate=0.5,
-              learning_rate_final=0.05, decay="exponential", **FAST).fit(X)
+    som = SOM(3, 4, batch_size=1, shuffle=False, max_epochs=2, sigma=1.5, sigma_final=0.5, lr=0.5,
+              lr_final=0.05, decay="exponential", **FAST).fit(X)
 
     Xs = (X - X.mean(0)) / X.std(0)
     pos = grid_positions(3, 4).reshape(-1, 2)
@@ -117,7 +117,7 @@ def test_hexagonal_and_rectangular_neighbour_counts():
 # --------------------------------------------------------------------------- what the map learns
 def test_topology_preserved_on_a_uniform_square(rng):
     X = rng.uniform(size=(1500, 2)).astype(np.float32)
-    som = SOM(8, 8, n_iter=10, **FAST).fit(X)
+    som = SOM(8, 8, max_epochs=10, **FAST).fit(X)
     assert som.topographic_error(X) < 0.05  # measured 0.005
     W = som.weights_.reshape(-1, 2)
     near = np.mean([np.linalg.norm(W[j] - W[k]) for j, nb in enumerate(som.grid_neighbors()) for k in nb])
@@ -131,7 +131,7 @@ def test_topology_preserved_on_a_uniform_square(rng):
 
 def test_a_chain_orders_itself_on_a_line(rng):
     X = rng.uniform(size=(500, 1)).astype(np.float32)
-    som = SOM(1, 15, init="random", n_iter=20, seed=3, **FAST).fit(X)
+    som = SOM(1, 15, init="random", max_epochs=20, seed=3, **FAST).fit(X)
     w = som.weights_[0, :, 0]
     steps = np.diff(w)
     assert (steps > 0).all() or (steps < 0).all()  # Kohonen's ordering of a 1-D chain
@@ -139,8 +139,8 @@ def test_a_chain_orders_itself_on_a_line(rng):
 
 def test_quantization_error_falls_with_training(rng):
     X, _ = _blobs(rng, rng.normal(scale=3.0, size=(5, 6)))
-    short = SOM(6, 6, n_iter=1, **FAST).fit(X)
-    long = SOM(6, 6, n_iter=20, **FAST).fit(X)
+    short = SOM(6, 6, max_epochs=1, **FAST).fit(X)
+    long = SOM(6, 6, max_epochs=20, **FAST).fit(X)
     assert long.quantization_error(X) < 0.8 * short.quantization_error(X)  # measured 0.70 vs 1.05
     curve = long.history_["quantization_error"]
     assert len(curve) == 20 and curve[-1] < 0.5 * curve[0]  # measured 1.70 -> 0.71, falling every epoch
@@ -151,7 +151,7 @@ def test_quantization_error_falls_with_training(rng):
 def test_pca_initialisation_beats_random_at_equal_short_training(rng):
     """One gentle epoch (eta 0.1, sigma 1.5): a PCA start is already ordered and spread."""
     X, _ = _blobs(rng, rng.normal(scale=3.0, size=(6, 10)))
-    maps = {init: SOM(8, 8, init=init, n_iter=1, sigma=1.5, learning_rate=0.1, **FAST).fit(X)
+    maps = {init: SOM(8, 8, init=init, max_epochs=1, sigma=1.5, lr=0.1, **FAST).fit(X)
             for init in ("pca", "random")}
     qe = {k: m.quantization_error(X) for k, m in maps.items()}
     te = {k: m.topographic_error(X) for k, m in maps.items()}
@@ -163,7 +163,7 @@ def test_pca_initialisation_beats_random_at_equal_short_training(rng):
 @pytest.mark.parametrize("mode", ["online", "batch"])
 def test_both_modes_converge(rng, mode):
     X, y = _blobs(rng, [[0, 0, 0], [6, 0, 0], [0, 6, 0], [0, 0, 6]], spread=0.4)
-    som = SOM(6, 6, mode=mode, n_iter=15, **FAST).fit(X)
+    som = SOM(6, 6, mode=mode, max_epochs=15, **FAST).fit(X)
     curve = som.history_["quantization_error"]
     assert curve[-1] < 0.5 * max(curve)
     # measured QE 0.170 (online) and 0.141 (batch), TE 0.104 and 0.163; in standardised units, where
@@ -174,7 +174,7 @@ def test_both_modes_converge(rng, mode):
 
 def test_u_matrix_rises_at_the_border_between_two_blobs(rng):
     X, y = _blobs(rng, [[-3, -3, -3, -3], [3, 3, 3, 3]], n_per=150, spread=0.5)
-    som = SOM(8, 8, mode="batch", n_iter=15, **FAST).fit(X, y)
+    som = SOM(8, 8, mode="batch", max_epochs=15, **FAST).fit(X, y)
     U = som.distance_map()
     assert U.shape == (8, 8) and (U > 0).all()
     labels = som.unit_labels_.reshape(-1)
@@ -185,7 +185,7 @@ def test_u_matrix_rises_at_the_border_between_two_blobs(rng):
 
 def test_hit_map_labels_map_and_transform(rng):
     X, y = _blobs(rng, [[0, 0], [4, 4], [0, 4]], n_per=30)
-    som = SOM(4, 5, topology="hexagonal", n_iter=5, **FAST).fit(X)
+    som = SOM(4, 5, topology="hexagonal", max_epochs=5, **FAST).fit(X)
     hits = som.activation_response(X)
     assert hits.shape == (4, 5) and hits.sum() == len(X)
     win = som.winner(X)
@@ -207,7 +207,7 @@ def test_classifies_gaussian_blobs(rng):
     X, y = _blobs(rng, centres, n_per=80, spread=1.0)
     Xt, yt = _blobs(rng, centres, n_per=40, spread=1.0)
     for mode in ("online", "batch"):
-        clf = SOM(6, 6, mode=mode, n_iter=10, **FAST).fit(X, y)
+        clf = SOM(6, 6, mode=mode, max_epochs=10, **FAST).fit(X, y)
         assert clf.score(Xt, yt) >= 0.95  # measured 1.0 in both modes
         proba = clf.predict_proba(Xt)
         np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
@@ -219,7 +219,7 @@ def test_classifies_gaussian_blobs(rng):
 def test_units_that_win_nothing_take_the_nearest_labelled_unit(rng):
     X = np.array([[0.0, 0.0], [0.1, 0.0], [10.0, 10.0], [10.0, 10.1]], dtype=np.float32)
     y = np.array(["low", "low", "high", "high"])
-    clf = SOM(1, 9, init="pca", n_iter=30, **FAST).fit(X, y)
+    clf = SOM(1, 9, init="pca", max_epochs=30, **FAST).fit(X, y)
     counts = clf.unit_counts_[0].sum(1)
     assert (counts == 0).any()
     labels = clf.unit_labels_[0]
@@ -246,21 +246,53 @@ def test_classifies_real_instrument_notes(notes):
 # --------------------------------------------------------------------------- conventions
 def test_deterministic_with_a_seed(rng):
     X, y = _blobs(rng, rng.normal(scale=3.0, size=(3, 5)))
-    a = SOM(5, 5, init="random", seed=7, n_iter=3, **FAST).fit(X, y)
-    b = SOM(5, 5, init="random", seed=7, n_iter=3, **FAST).fit(X, y)
-    c = SOM(5, 5, init="random", seed=8, n_iter=3, **FAST).fit(X, y)
+    a = SOM(5, 5, init="random", seed=7, max_epochs=3, **FAST).fit(X, y)
+    b = SOM(5, 5, init="random", seed=7, max_epochs=3, **FAST).fit(X, y)
+    c = SOM(5, 5, init="random", seed=8, max_epochs=3, **FAST).fit(X, y)
     np.testing.assert_array_equal(a.weights_, b.weights_)
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
     assert not np.array_equal(a.weights_, c.weights_)
 
 
-def test_iterations_in_samples_or_epochs(rng):
+def test_training_length_in_epochs_or_presentations(rng):
     X = rng.standard_normal((50, 3)).astype(np.float32)
-    by_sample = SOM(3, 3, n_iter=120, iter_unit="sample", **FAST).fit(X)
+    by_epoch = SOM(3, 3, max_epochs=4, **FAST).fit(X)
+    assert by_epoch.n_iter_ == 4 and by_epoch.n_samples_seen_ == 200
+    assert len(by_epoch.history_["quantization_error"]) == len(by_epoch.history_["lr"]) == 4
+    by_sample = SOM(3, 3, max_samples=120, **FAST).fit(X)  # max_epochs (default 20) is unused
     assert len(by_sample.history_["quantization_error"]) == 3  # 50 + 50 + 20 presentations
-    assert by_sample.n_iter_ == 120
-    batch = SOM(3, 3, mode="batch", n_iter=120, iter_unit="sample", **FAST).fit(X)
+    assert by_sample.n_iter_ == 3 and by_sample.n_samples_seen_ == 120
+    assert by_sample.history_["lr"][-1] == pytest.approx(by_sample.lr_final, rel=1e-5)  # schedule over 120
+    batch = SOM(3, 3, mode="batch", max_samples=120, **FAST).fit(X)
     assert len(batch.history_["quantization_error"]) == 3  # rounded up to whole epochs
+    assert batch.n_iter_ == 3 and batch.n_samples_seen_ == 150
+
+
+def test_older_model_files_load_under_the_new_names(tmp_path, rng):
+    """learning_rate(_final) became lr(_final); n_iter in iter_unit became max_epochs or max_samples."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from musicnn.modelfile import read_metadata
+
+    old = {"learning_rate": 0.3, "learning_rate_final": 0.02, "n_iter": 7, "iter_unit": "epoch", "sigma": 2.0}
+    assert SOM._upgrade_params(old) == {"lr": 0.3, "lr_final": 0.02, "max_epochs": 7, "sigma": 2.0}
+    old_samples = {"n_iter": 5000, "iter_unit": "sample", "mode": "batch"}
+    assert SOM._upgrade_params(old_samples) == {"max_samples": 5000, "mode": "batch"}
+    assert SOM._upgrade_params({"n_iter": 3}) == {"max_epochs": 3}  # iter_unit's default was "epoch"
+    assert SOM._upgrade_params(SOM().get_params()) == SOM().get_params()  # today's names pass unchanged
+
+    X = rng.standard_normal((30, 3)).astype(np.float32)
+    som = SOM(3, 3, lr=0.3, max_samples=40, **FAST).fit(X)
+    path = save_model(tmp_path / "new.safetensors", som)
+    meta = read_metadata(path)
+    params = {k: v for k, v in meta["params"].items() if k not in ("lr", "max_samples", "max_epochs")}
+    meta["params"] = {**params, "learning_rate": 0.3, "n_iter": 40, "iter_unit": "sample"}
+    save_file(load_file(path), tmp_path / "old.safetensors", metadata={"musicnn": json.dumps(meta)})
+    back, _ = load_model(tmp_path / "old.safetensors")
+    assert back.get_params() == som.get_params()
+    np.testing.assert_array_equal(back.winner(X), som.winner(X))
 
 
 @pytest.mark.parametrize(
@@ -271,13 +303,15 @@ def test_iterations_in_samples_or_epochs(rng):
         (dict(decay="cosine"), "'exponential', 'linear', 'inverse'"),
         (dict(mode="minibatch"), "'online', 'batch'"),
         (dict(init="zeros"), "'pca', 'random', 'sample'"),
-        (dict(iter_unit="step"), "'epoch', 'sample'"),
+        (dict(max_samples=0), "max_samples=0"),
         (dict(n_rows=0), "n_rows=0"),
         (dict(n_rows=1, n_cols=1), "at least 2 units"),
         (dict(sigma=0.0), "sigma=0.0"),
         (dict(sigma_final=-1.0), "sigma_final=-1.0"),
-        (dict(learning_rate=1.5), r"learning_rate=1.5 must be in \(0, 1\]"),
-        (dict(n_iter=0), "n_iter=0"),
+        (dict(lr=1.5), r"lr=1.5 must be in \(0, 1\]"),
+        (dict(lr_final=0.0), "lr_final=0.0"),
+        (dict(max_epochs=0), "max_epochs=0"),
+        (dict(standardize=1), "standardize=1 must be True or False"),
         (dict(batch_size=0), "batch_size=0"),
         (dict(shuffle="yes"), "shuffle='yes'"),
         (dict(mode="batch", neighborhood="mexican_hat"), "must not be negative"),
@@ -302,7 +336,7 @@ def test_bad_inputs(rng):
         SOM(**FAST).fit(X[:1])
     with pytest.raises(DataError, match="Unknown label type"):
         SOM(**FAST).fit(X, rng.standard_normal(20))
-    som = SOM(3, 3, n_iter=2, **FAST).fit(X)
+    som = SOM(3, 3, max_epochs=2, **FAST).fit(X)
     with pytest.raises(DataError, match="X has 2 features, but SOM is expecting 3"):
         som.quantization_error(X[:, :2])
     with pytest.raises(NotFittedError, match="fitted without labels"):
@@ -316,7 +350,7 @@ def test_bad_inputs(rng):
 
 def test_a_refit_without_labels_forgets_the_old_ones(rng):
     X, y = _blobs(rng, [[0, 0], [5, 5]], n_per=20)
-    som = SOM(3, 3, n_iter=2, **FAST).fit(X, y).fit(X)
+    som = SOM(3, 3, max_epochs=2, **FAST).fit(X, y).fit(X)
     assert not hasattr(som, "classes_")
     with pytest.raises(NotFittedError):
         som.predict(X)
@@ -327,7 +361,7 @@ def test_passes_check_estimator():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = check_estimator(SOM(4, 4, n_iter=5, progress=False), on_fail=None, on_skip=None)
+        results = check_estimator(SOM(4, 4, max_epochs=5, progress=False), on_fail=None, on_skip=None)
     failed = {r["check_name"]: repr(r["exception"]) for r in results if r["status"] == "failed"}
     assert not failed
     # the only skips are the environment's (no pandas, array API off), none of ours
@@ -339,7 +373,7 @@ def test_passes_check_estimator():
 @pytest.mark.parametrize("labelled", [True, False])
 def test_model_file_round_trip(tmp_path, rng, labelled):
     X, y = _blobs(rng, [[0, 0, 0], [4, 0, 0], [0, 4, 0]], n_per=20)
-    som = SOM(4, 3, topology="hexagonal", n_iter=3, **FAST).fit(X, y if labelled else None)
+    som = SOM(4, 3, topology="hexagonal", max_epochs=3, **FAST).fit(X, y if labelled else None)
     path = save_model(tmp_path / "som.safetensors", som, metadata={"note": "test"})
     back, meta = load_model(path)
     assert meta["family"] == "som" and meta["params"]["topology"] == "hexagonal" and meta["note"] == "test"
@@ -362,7 +396,7 @@ def test_model_file_round_trip(tmp_path, rng, labelled):
 def test_trains_on_a_gpu_like_on_the_cpu(rng):
     X, y = _blobs(rng, [[0, 0, 0], [4, 0, 0], [0, 4, 0]], n_per=50)
     for mode in ("online", "batch"):
-        cpu = SOM(5, 5, mode=mode, n_iter=5, **FAST).fit(X, y)
-        gpu = SOM(5, 5, mode=mode, n_iter=5, device="cuda", **FAST).fit(X, y)
+        cpu = SOM(5, 5, mode=mode, max_epochs=5, **FAST).fit(X, y)
+        gpu = SOM(5, 5, mode=mode, max_epochs=5, device="cuda", **FAST).fit(X, y)
         assert abs(cpu.quantization_error(X) - gpu.quantization_error(X)) < 0.05
         assert (cpu.predict(X) == gpu.predict(X)).mean() > 0.9

@@ -78,7 +78,7 @@ REGISTRY: dict[str, ModelInfo] = {
         "Fuzzy ART: categories created on demand under a vigilance test",
         "unsupervised"),
     "artmap": ModelInfo(
-        "musicnn.models.classic.art", "FuzzyARTMAP",
+        "musicnn.models.classic.artmap", "FuzzyARTMAP",
         "Fuzzy ARTMAP: supervised ART with match tracking",
         "supervised"),
     "hebbian": ModelInfo(
@@ -90,7 +90,7 @@ REGISTRY: dict[str, ModelInfo] = {
         "winner-take-all competitive learning, with or without conscience",
         "unsupervised"),
     "lvq": ModelInfo(
-        "musicnn.models.classic.competitive", "LVQ",
+        "musicnn.models.classic.lvq", "LVQ",
         "learning vector quantization: labelled competitive prototypes",
         "supervised"),
     "rbm": ModelInfo(

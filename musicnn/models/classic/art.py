@@ -35,7 +35,8 @@ Fuzzy ARTMAP adds supervision: each category predicts one label.  When the reson
 category predicts the wrong label, *match tracking* raises the vigilance just above that
 category's match (``ρ <- match_j + ε``) and the search goes on, so a more specific category
 is found or committed.  This implements the simplified ARTMAP of one ART module and a map
-field of one label per category.
+field of one label per category (:class:`~musicnn.models.classic.artmap.FuzzyARTMAP`, in
+its own module; the search and match tracking live here, in the base both share).
 """
 
 from __future__ import annotations
@@ -44,17 +45,17 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from musicnn.checks import (check_bool, check_choice, check_cpu_device, check_float, check_int, class_targets,
+                            validate_arrays)
 from musicnn.errors import ConfigError, DataError
-from musicnn.progress import progress_bar
-from musicnn.checks import check_float, check_int
 from musicnn.models.state import ArrayStateMixin
+from musicnn.progress import progress_bar
 
-__all__ = ["FuzzyART", "FuzzyARTMAP", "complement_code"]
+__all__ = ["FuzzyART", "complement_code"]
 
 #: how inputs are brought into [0, 1]
 SCALINGS = ("minmax", "none")
@@ -79,17 +80,6 @@ def complement_code(A: np.ndarray) -> np.ndarray:
     """
     A = np.asarray(A, dtype=np.float64)
     return np.concatenate([A, 1.0 - A], axis=-1)
-
-
-def check_cpu_device(name: str, device: Any) -> None:
-    """Accept ``"cpu"`` and ``"auto"``: these numpy estimators run on the CPU only."""
-    if device not in ("cpu", "auto"):
-        raise ConfigError(f"device={device!r}: {name} runs on the CPU (numpy); use device='cpu' or 'auto'")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ConfigError(f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
 
 
 class _FuzzyARTBase(ArrayStateMixin, BaseEstimator):
@@ -132,19 +122,12 @@ class _FuzzyARTBase(ArrayStateMixin, BaseEstimator):
         check_int("max_epochs", self.max_epochs, minimum=1)
         if self.max_categories is not None:
             check_int("max_categories", self.max_categories, minimum=1)
-        _check_choice("scaling", self.scaling, SCALINGS)
+        check_choice("scaling", self.scaling, SCALINGS)
+        check_bool("shuffle", self.shuffle)
         if self.seed is not None:
             check_int("seed", self.seed, minimum=0)
-        check_cpu_device(type(self).__name__, self.device)
-
-    def _validate(self, X: Any, *y: Any, reset: bool) -> Any:
-        """``validate_data`` (X, or X and y when given), with errors as DataError."""
-        try:
-            return validate_data(self, X, *y, reset=reset, dtype=np.float64)
-        except DataError:
-            raise
-        except ValueError as err:
-            raise DataError(str(err)) from err
+        check_bool("progress", self.progress)
+        check_cpu_device(self, self.device)
 
     def _fit_scaling(self, X: np.ndarray) -> None:
         if self.scaling == "minmax":
@@ -278,7 +261,7 @@ class _FuzzyARTBase(ArrayStateMixin, BaseEstimator):
     def _winners(self, X: Any) -> np.ndarray:
         """Index of the category with the largest choice value for each input."""
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        X = validate_arrays(self, X, reset=False)
         T, _ = self._activity(self._code(X))
         return np.argmax(T, axis=1) if T.shape[1] else np.zeros(len(X), dtype=np.int64)
 
@@ -294,7 +277,7 @@ class _FuzzyARTBase(ArrayStateMixin, BaseEstimator):
         np.ndarray [shape=(n_samples, n_categories_)]
         """
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        X = validate_arrays(self, X, reset=False)
         return self._activity(self._code(X))[0]
 
     def boxes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -427,15 +410,16 @@ class FuzzyART(_FuzzyARTBase):
         for attr in ("classes_", "category_counts_", "category_labels_"):
             self.__dict__.pop(attr, None)
         if y is None:
-            X = self._validate(X, reset=True)
+            X = validate_arrays(self, X, reset=True)
         else:
-            X, y = self._validate(X, y, reset=True)
-            check_classification_targets(y)
+            X, y = validate_arrays(self, X, y, reset=True)
+            classes, yi = class_targets(self, y, hint="label the categories with two classes or more, "
+                                                      "or fit(X) without labels")
         self._fit_scaling(X)
         I = self._code(X)
         self.labels_ = self._train(I, None)
         if y is not None:
-            self.classes_, yi = np.unique(y, return_inverse=True)
+            self.classes_ = classes
             self._fit_readout(I, yi)
         return self
 
@@ -470,7 +454,7 @@ class FuzzyART(_FuzzyARTBase):
         check_is_fitted(self)
         if hasattr(self, "classes_"):
             return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-        X = self._validate(X, reset=False)
+        X = validate_arrays(self, X, reset=False)
         T, match = self._activity(self._code(X))
         if T.shape[1] == 0:
             return np.full(len(X), -1, dtype=np.int64)
@@ -499,142 +483,3 @@ class FuzzyART(_FuzzyARTBase):
             raise DataError("FuzzyART was fitted without labels: predict_proba needs fit(X, y)")
         counts = self.category_counts_[self._winners(X)]
         return counts / counts.sum(axis=1, keepdims=True)
-
-
-class FuzzyARTMAP(ClassifierMixin, _FuzzyARTBase):
-    """Fuzzy ARTMAP: supervised Fuzzy ART with match tracking.
-
-    One Fuzzy ART module (see :class:`FuzzyART` and :mod:`musicnn.models.classic.art`) whose every
-    category is mapped to one label.  The ART rules of the course hold (categories are
-    committed only if necessary, a category is only updated if its prototype is similar
-    to the input, vigilance ρ sets the similarity); supervision adds *match tracking*:
-    when the resonating category predicts the wrong label, the vigilance is raised just
-    above its match, ``ρ <- |I ∧ w_j| / |I| + ε``, and the search goes on, until a
-    category of the right label resonates or a new one is committed with that label.
-    The vigilance returns to its baseline for the next input.  An input that even a new
-    category cannot take (the same input seen with another label, or no uncommitted
-    category left under ``max_categories``) is not learned.
-
-    ``predict`` returns the label of the category with the largest choice value ``T``
-    (no vigilance test at prediction time); ``predict_proba`` is the map field's output,
-    the one-hot vector of that label.
-
-    Parameters
-    ----------
-    vigilance : float, default=0.8
-        Baseline vigilance ρ in [0, 1]; match tracking raises it input by input only
-        where labels conflict.  0 gives the fewest categories; 0.8 classified held-out
-        instruments better (pooled MFCC, two splits of the rendered instrument set).
-    alpha : float, default=0.001
-        Choice parameter α > 0.
-    beta : float, default=1.0
-        Learning rate β in (0, 1] (1: fast learning).
-    epsilon : float, default=0.001
-        How far above the match of a wrongly labelled category match tracking raises ρ.
-    max_epochs : int, default=20
-        Upper bound on passes; reaching it warns (ConvergenceWarning).
-    max_categories : int or None, default=None
-        Most categories that may be committed.
-    scaling : {"minmax", "none"}, default="minmax"
-        See :class:`FuzzyART`.
-    shuffle : bool, default=True
-        Present the inputs in a new random order each epoch.
-    seed : int or None, default=0
-        Seed of the presentation order.
-    progress : bool, default=True
-        Progress bar over epochs on a terminal.
-    device : {"cpu", "auto"}, default="cpu"
-        Accepted for the common interface of ``musicnn train``; the computation is numpy
-        on the CPU (the search is sequential, input after input).
-
-    Attributes
-    ----------
-    classes_ : np.ndarray [shape=(n_classes,)]
-    weights_ : np.ndarray [shape=(n_categories_, 2 n_features)]
-        Prototypes of the committed categories, complement coded.
-    category_labels_ : np.ndarray of int [shape=(n_categories_,)]
-        Index into ``classes_`` of the label each category predicts (the map field).
-    n_categories_ : int
-    data_min_, data_range_ : np.ndarray [shape=(n_features,)]
-    n_unlearned_ : int
-        Training inputs that no category took in the last epoch.
-    n_iter_ : int
-    converged_ : bool
-    n_features_in_ : int
-
-    Examples
-    --------
-    >>> clf = FuzzyARTMAP(progress=False).fit(X, y)  # doctest: +SKIP
-    >>> clf.n_categories_, clf.score(X_test, y_test)  # doctest: +SKIP
-    """
-
-    def __init__(
-        self,
-        *,
-        vigilance: float = 0.8,
-        alpha: float = 0.001,
-        beta: float = 1.0,
-        epsilon: float = 0.001,
-        max_epochs: int = 20,
-        max_categories: int | None = None,
-        scaling: str = "minmax",
-        shuffle: bool = True,
-        seed: int | None = 0,
-        progress: bool = True,
-        device: str = "cpu",
-    ) -> None:
-        super().__init__(vigilance=vigilance, alpha=alpha, beta=beta, max_epochs=max_epochs,
-                         max_categories=max_categories, scaling=scaling, shuffle=shuffle, seed=seed,
-                         progress=progress, device=device)
-        self.epsilon = epsilon
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_float("epsilon", self.epsilon, low=0.0, high=1.0, low_inclusive=False)
-
-    def fit(self, X: Any, y: Any) -> FuzzyARTMAP:
-        """Learn labelled categories with match tracking.
-
-        Parameters
-        ----------
-        X : array-like [shape=(n_samples, n_features)]
-        y : array-like [shape=(n_samples,)]
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        X, y = self._validate(X, y, reset=True)
-        check_classification_targets(y)
-        self.classes_, yi = np.unique(y, return_inverse=True)
-        self._fit_scaling(X)
-        assigned = self._train(self._code(X), yi, float(self.epsilon))
-        self.n_unlearned_ = int(np.sum(assigned < 0))
-        return self
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """One-hot label of the category with the largest choice value (the map field).
-
-        Returns
-        -------
-        np.ndarray [shape=(n_samples, n_classes)]
-        """
-        check_is_fitted(self)
-        winners = self._winners(X)
-        proba = np.zeros((len(winners), len(self.classes_)))
-        if self.n_categories_:
-            proba[np.arange(len(winners)), self.category_labels_[winners]] = 1.0
-        else:
-            proba[:] = 1.0 / len(self.classes_)
-        return proba
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Label of the category with the largest choice value.
-
-        Returns
-        -------
-        np.ndarray [shape=(n_samples,)]
-        """
-        check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

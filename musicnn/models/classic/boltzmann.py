@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from musicnn.checks import check_choice, check_float, check_int, validate_arrays
 from musicnn.errors import ConfigError
-from musicnn.checks import check_float, check_int
-from musicnn.checks import check_choice
-from musicnn.models.classic.readout import FeatureLearner, small_torch_threads
+from musicnn.models.classic.readout import FeatureLearner
+from musicnn.runtime import rng
+from musicnn.scaling import CONSTANT_TOL, fit_standardiser, standardise
 
 __all__ = ["VISIBLE_UNITS", "RBM"]
 
@@ -96,8 +97,8 @@ class RBM(FeatureLearner):
         Gaussian units; binary patterns suit Bernoulli units.
     k : int, default=1
         Gibbs steps of the free-running phase (CD-k).
-    learning_rate : float, default=0.01
-        η.  Gaussian units need a smaller one than Bernoulli units (their visible
+    lr : float, default=0.01
+        The learning rate η.  Gaussian units need a smaller one than Bernoulli units (their visible
         values are unbounded); 0.01 suits both on standardised or [0, 1] inputs.
     batch_size : int, default=32
         Examples per mini-batch.
@@ -158,7 +159,7 @@ class RBM(FeatureLearner):
         *,
         visible: str = "gaussian",
         k: int = 1,
-        learning_rate: float = 0.01,
+        lr: float = 0.01,
         batch_size: int = 32,
         max_epochs: int = 100,
         momentum: float = 0.5,
@@ -174,7 +175,7 @@ class RBM(FeatureLearner):
         self.n_hidden = n_hidden
         self.visible = visible
         self.k = k
-        self.learning_rate = learning_rate
+        self.lr = lr
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.momentum = momentum
@@ -187,24 +188,29 @@ class RBM(FeatureLearner):
         self.device = device
         self.progress = progress
 
+    _RENAMED = {"learning_rate": "lr"}
+
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
         check_int("n_hidden", self.n_hidden, minimum=1)
         check_choice("visible", self.visible, tuple(VISIBLE_UNITS))
         check_int("k", self.k, minimum=1)
-        check_float("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
-        check_int("batch_size", self.batch_size, minimum=1)
-        check_int("max_epochs", self.max_epochs, minimum=1)
         check_float("momentum", self.momentum, low=0.0, high=1.0)
         check_float("weight_decay", self.weight_decay, low=0.0)
-        check_float("tol", self.tol, low=0.0)
-        check_int("seed", self.seed, minimum=0)
-        if not isinstance(self.progress, (bool, np.bool_)):
-            raise ConfigError(f"progress={self.progress!r} must be True or False")
 
     # ------------------------------------------------------------------ scaling
+    def _fit_scaling(self, X: np.ndarray) -> None:
+        """``offset_`` and ``scale_``: training minimum and range (Bernoulli), or mean and
+        standard deviation (Gaussian); a constant feature gets scale 1."""
+        if self.visible == "gaussian":
+            self.offset_, self.scale_ = fit_standardiser(X)
+            return
+        low, span = X.min(axis=0), np.ptp(X, axis=0)
+        self.offset_ = low
+        self.scale_ = np.where(span <= CONSTANT_TOL * np.maximum(1.0, np.abs(low)), 1.0, span)
+
     def _to_visible(self, X: np.ndarray) -> np.ndarray:
-        V = (X - self.offset_) / self.scale_
+        V = standardise(X, self.offset_, self.scale_)
         if self.visible == "bernoulli":
             np.clip(V, 0.0, 1.0, out=V)
         return V
@@ -217,47 +223,34 @@ class RBM(FeatureLearner):
         import torch
         from sklearn.exceptions import ConvergenceWarning
 
-        from musicnn.progress import progress_bar
-        from musicnn.checks import resolve_device
-
-        n, d = X.shape
-        device = resolve_device(self.device)
+        d = X.shape[1]
         bernoulli = self.visible == "bernoulli"
-        if bernoulli:
-            offset, scale = X.min(axis=0), X.max(axis=0) - X.min(axis=0)
-        else:
-            offset, scale = X.mean(axis=0), X.std(axis=0)
-        scale[scale < 1e-12] = 1.0
-        self.offset_, self.scale_ = offset, scale
+        self._fit_scaling(X)
         V = self._to_visible(X)
 
-        gen = torch.Generator().manual_seed(int(self.seed))
-        sampler = torch.Generator(device=device).manual_seed(int(self.seed) + 1)
         f64 = torch.float64
-        Vt = torch.from_numpy(V).to(device)
-        W = (0.01 * torch.randn(d, int(self.n_hidden), generator=gen, dtype=f64)).to(device)
-        c = torch.zeros(int(self.n_hidden), dtype=f64, device=device)
-        if bernoulli:  # Hinton: b_i = log(p_i / (1 − p_i)) with p_i the share of time unit i is on
-            p = np.clip(V.mean(axis=0), 1e-3, 1 - 1e-3)
-            b = torch.from_numpy(np.log(p / (1 - p))).to(device)
-        else:
-            b = torch.from_numpy(V.mean(axis=0)).to(device)
-        vW, vb, vc = torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(c)
-        lr, mom, decay = float(self.learning_rate), float(self.momentum), float(self.weight_decay)
-        B, steps = int(self.batch_size), int(self.k)
-
-        def visible_mean(h: Any) -> Any:
-            act = h @ W.T + b
-            return torch.sigmoid(act) if bernoulli else act
-
+        lr, mom, decay = float(self.lr), float(self.momentum), float(self.weight_decay)
+        steps = int(self.k)
         errors: list[float] = []
         converged, epoch = False, 0
-        bar = progress_bar(int(self.max_epochs), f"rbm (CD-{steps})", "epoch", bool(self.progress))
-        with bar, small_torch_threads(device):
+        with self._training(f"rbm (CD-{steps})") as (device, gen, bar):
+            sampler = torch.Generator(device=device).manual_seed(int(self.seed) + 1)
+            Vt = torch.from_numpy(V).to(device)
+            W = (0.01 * torch.randn(d, int(self.n_hidden), generator=gen, dtype=f64)).to(device)
+            c = torch.zeros(int(self.n_hidden), dtype=f64, device=device)
+            if bernoulli:  # Hinton: b_i = log(p_i / (1 − p_i)) with p_i the share of time unit i is on
+                p = np.clip(V.mean(axis=0), 1e-3, 1 - 1e-3)
+                b = torch.from_numpy(np.log(p / (1 - p))).to(device)
+            else:
+                b = torch.from_numpy(V.mean(axis=0)).to(device)
+            vW, vb, vc = torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(c)
+
+            def visible_mean(h: Any) -> Any:
+                act = h @ W.T + b
+                return torch.sigmoid(act) if bernoulli else act
+
             for epoch in range(1, int(self.max_epochs) + 1):
-                order = torch.randperm(n, generator=gen).to(device)
-                for start in range(0, n, B):
-                    v0 = Vt[order[start : start + B]]
+                for v0 in self._minibatches(Vt, gen):
                     # clamped phase: visible units fixed to the data
                     p0 = torch.sigmoid(v0 @ W + c)
                     # free-running phase: k steps of alternating Gibbs sampling
@@ -279,7 +272,7 @@ class RBM(FeatureLearner):
                 if not np.isfinite(err):
                     raise ConfigError(
                         f"RBM training diverged at epoch {epoch} (reconstruction error {err}); lower "
-                        f"learning_rate={self.learning_rate:g}"
+                        f"lr={self.lr:g}"
                         + (" (Gaussian visible units need a small one)" if not bernoulli else "")
                     )
                 errors.append(err)
@@ -335,7 +328,7 @@ class RBM(FeatureLearner):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self)
-        V = self._to_visible(self._validate(X, reset=False))
+        V = self._to_visible(validate_arrays(self, X, reset=False))
         hidden = np.logaddexp(0.0, V @ self.weights_ + self.hidden_bias_).sum(axis=1)
         if self.visible == "bernoulli":
             return -(V @ self.visible_bias_) - hidden
@@ -369,16 +362,16 @@ class RBM(FeatureLearner):
         check_int("n_steps", n_steps, minimum=1)
         seed = self.seed if seed is None else seed
         check_int("seed", seed, minimum=0)
-        rng = np.random.default_rng(int(seed))
-        V = self._to_visible(self._validate(X, reset=False))
+        gen = rng(seed)
+        V = self._to_visible(validate_arrays(self, X, reset=False))
         for _ in range(int(n_steps)):
             ph = self._hidden_probabilities(V)
-            h = (rng.random(ph.shape) < ph).astype(np.float64)
+            h = (gen.random(ph.shape) < ph).astype(np.float64)
             act = h @ self.weights_.T + self.visible_bias_
             if self.visible == "bernoulli":
-                V = (rng.random(act.shape) < _sigmoid(act)).astype(np.float64)
+                V = (gen.random(act.shape) < _sigmoid(act)).astype(np.float64)
             else:
-                V = act + rng.standard_normal(act.shape)
+                V = act + gen.standard_normal(act.shape)
         return self._from_visible(V)
 
     def reconstruct(self, X: Any) -> np.ndarray:
@@ -392,7 +385,7 @@ class RBM(FeatureLearner):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self)
-        V = self._to_visible(self._validate(X, reset=False))
+        V = self._to_visible(validate_arrays(self, X, reset=False))
         act = self._hidden_probabilities(V) @ self.weights_.T + self.visible_bias_
         return self._from_visible(_sigmoid(act) if self.visible == "bernoulli" else act)
 

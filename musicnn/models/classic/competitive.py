@@ -1,4 +1,4 @@
-"""Competitive learning: winner-take-all prototypes (with or without a conscience), and LVQ.
+"""Competitive learning: winner-take-all prototypes, with or without a conscience.
 
 In the course's words, in competitive learning "neurons compete": "only one output unit is
 active at any given time", "the unit with largest output wins", and only the winner ``c``
@@ -8,45 +8,44 @@ learns, by moving its weight vector toward the input::
 
 :class:`CompetitiveLearning` is that rule, unsupervised, optionally with DeSieno's
 *conscience* (units that win too often are handicapped, so that none stays dead).
-:class:`LVQ` (learning vector quantization) is its supervised form: prototypes carry a
-class, and the winner moves toward ``x`` when its class is ``x``'s, away otherwise.
+:class:`~musicnn.models.classic.lvq.LVQ` (learning vector quantization, in its own module)
+is its supervised form: prototypes carry a class, and the winner moves toward ``x`` when
+its class is ``x``'s, away otherwise.
 
 Both apply the rule example by example, in a shuffled order, with a decaying learning
 rate.  To be fast they evaluate the competition for a mini-batch of examples at once
 (with the weights as they were at the start of the batch) and then apply the batch's
 moves, in order, in closed form (:func:`apply_moves`); ``batch_size=1`` is the rule
-exactly as written, one example at a time.
+exactly as written, one example at a time.  This module holds what the two share: the
+moves (:func:`apply_moves`), the decaying learning rate (:func:`decaying_rates`) and the
+stop on a plateau (:func:`plateau_stopper`).
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from musicnn.checks import (check_bool, check_choice, check_cpu_device, check_float, check_int, class_targets,
+                            validate_arrays)
 from musicnn.errors import ConfigError, DataError
-from musicnn.progress import progress_bar
-from musicnn.checks import check_float, check_int
-from musicnn.models.classic.rbf import kmeans, squared_distances
-from musicnn.checks import class_targets, require_y
+from musicnn.models.classic.clustering import squared_distances
 from musicnn.models.state import ArrayStateMixin
+from musicnn.progress import progress_bar
+from musicnn.scaling import fit_standardiser, standardise
 
-__all__ = ["LVQ", "CompetitiveLearning", "apply_moves"]
+__all__ = ["CompetitiveLearning", "apply_moves", "decaying_rates", "plateau_stopper"]
 
 #: Initial weights of :class:`CompetitiveLearning` (an array is also accepted).
 INITS = ("samples", "random")
-#: Initial prototypes of :class:`LVQ`.
-LVQ_INITS = ("kmeans", "samples")
-#: Update rules of :class:`LVQ`.
-VARIANTS = ("lvq1", "lvq2.1")
 
 #: Epochs without an improvement larger than ``tol`` before training stops.
-_N_ITER_NO_CHANGE = 5
+N_ITER_NO_CHANGE = 5
 
 
 # ---------------------------------------------------------------------- shared helpers
@@ -94,19 +93,11 @@ def apply_moves(W: np.ndarray, units: np.ndarray, X: np.ndarray, rates: np.ndarr
     return W
 
 
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ConfigError(f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
+def decaying_rates(lr: float, decay: float, seen: int, count: int, n: int) -> np.ndarray:
+    """``eta(t) = lr / (1 + decay t)`` for examples ``seen .. seen+count-1`` of ``n`` per epoch.
 
-
-def _check_cpu_device(device: Any, name: str) -> None:
-    if device not in ("cpu", "auto"):
-        raise ConfigError(f"device={device!r} is not valid for {name}, which runs in numpy on the CPU; "
-                          "choose 'cpu' or 'auto'")
-
-
-def _learning_rates(lr: float, decay: float, seen: int, count: int, n: int) -> np.ndarray:
-    """``eta(t) = lr / (1 + decay t)`` for examples ``seen .. seen+count-1``; ``t`` in epochs."""
+    ``t`` counts epochs, fractionally: example ``seen`` of a training run is at ``t = seen / n``.
+    """
     t = (seen + np.arange(count)) / n
     return lr / (1.0 + decay * t)
 
@@ -116,43 +107,25 @@ def _normalise_rows(A: np.ndarray) -> np.ndarray:
     return A / np.where(norms > 0, norms, 1.0)
 
 
-class _Standardised:
-    """Validation and per-feature standardisation shared by the two estimators."""
+def plateau_stopper(tol: float, relative: bool) -> Callable[[float], bool]:
+    """A function of each epoch's loss telling whether training has stalled.
 
-    def _validate(self, X: Any, y: Any = None, *, reset: bool) -> Any:
-        try:
-            if y is None:
-                return validate_data(self, X, reset=reset, dtype=np.float64)
-            return validate_data(self, X, y, reset=reset, dtype=np.float64)
-        except DataError:
-            raise
-        except ValueError as err:
-            raise DataError(str(err)) from err
-
-    def _fit_scaler(self, X: np.ndarray) -> None:
-        mean, std = X.mean(axis=0), X.std(axis=0)
-        std[std < 1e-8] = 1.0
-        self.mean_, self.scale_ = mean, std
-
-    def _standardise(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.mean_) / self.scale_
-
-
-def _stopper(tol: float, relative: bool):
-    """A closure telling whether training has stalled for ``_N_ITER_NO_CHANGE`` epochs."""
+    It answers True once the loss has not gone below its best so far by more than ``tol``
+    (times the best when ``relative``) for :data:`N_ITER_NO_CHANGE` epochs in a row.
+    """
     state = {"best": np.inf, "stale": 0}
 
     def stalled(value: float) -> bool:
         margin = tol * abs(state["best"]) if relative and np.isfinite(state["best"]) else tol
         state["stale"] = state["stale"] + 1 if value > state["best"] - margin else 0
         state["best"] = min(state["best"], value)
-        return state["stale"] >= _N_ITER_NO_CHANGE
+        return state["stale"] >= N_ITER_NO_CHANGE
 
     return stalled
 
 
 # ---------------------------------------------------------------------- competitive learning
-class CompetitiveLearning(ArrayStateMixin, _Standardised, TransformerMixin, BaseEstimator):
+class CompetitiveLearning(ArrayStateMixin, TransformerMixin, BaseEstimator):
     """Winner-take-all competitive learning, with or without a conscience.
 
     ``n_units`` output units, each fully connected to the (standardised) inputs by a weight
@@ -295,8 +268,7 @@ class CompetitiveLearning(ArrayStateMixin, _Standardised, TransformerMixin, Base
     def _check_params(self) -> None:
         check_int("n_units", self.n_units, minimum=1)
         for name in ("normalize", "conscience", "progress"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ConfigError(f"{name}={getattr(self, name)!r} must be True or False")
+            check_bool(name, getattr(self, name))
         check_float("conscience_beta", self.conscience_beta, low=0.0, high=1.0 + 1e-12, low_inclusive=False)
         check_float("conscience_gamma", self.conscience_gamma, low=0.0)
         check_float("lr", self.lr, low=0.0, high=1.0, low_inclusive=False)
@@ -305,14 +277,14 @@ class CompetitiveLearning(ArrayStateMixin, _Standardised, TransformerMixin, Base
         check_float("tol", self.tol, low=0.0)
         check_int("batch_size", self.batch_size, minimum=1)
         if isinstance(self.init, str):
-            _check_choice("init", self.init, INITS)
+            check_choice("init", self.init, INITS)
         check_int("seed", self.seed, minimum=0)
-        _check_cpu_device(self.device, type(self).__name__)
+        check_cpu_device(self, self.device)
 
     # ------------------------------------------------------------------ geometry
     def _inputs(self, X: np.ndarray) -> np.ndarray:
         """Standardised (and, with ``normalize``, unit-length) inputs."""
-        Xs = self._standardise(X)
+        Xs = standardise(X, self.mean_, self.scale_)
         return _normalise_rows(Xs) if self.normalize else Xs
 
     def _outputs(self, Xs: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -337,7 +309,7 @@ class CompetitiveLearning(ArrayStateMixin, _Standardised, TransformerMixin, Base
             if W.shape != (N, d) or not np.isfinite(W).all():
                 raise ConfigError(f"init array must be finite with shape (n_units, n_features) = ({N}, {d}); "
                                   f"got shape {W.shape}")
-            W = self._standardise(W)
+            W = standardise(W, self.mean_, self.scale_)
         return _normalise_rows(W) if self.normalize else W.copy()
 
     # ------------------------------------------------------------------ fit
@@ -356,16 +328,14 @@ class CompetitiveLearning(ArrayStateMixin, _Standardised, TransformerMixin, Base
         """
         self._check_params()
         if y is None:
-            X = self._validate(X, reset=True)
+            X = validate_arrays(self, X, reset=True)
         else:
-            X, y = self._validate(X, y, reset=True)
-            try:
-                check_classification_targets(y)
-            except ValueError as err:
-                raise DataError(f"{err}; y must hold class labels") from err
+            X, y = validate_arrays(self, X, y, reset=True)
+            classes, y_idx = class_targets(self, y, hint="label the units with two classes or more, "
+                                                        "or fit(X) without labels")
         for stale in ("classes_", "unit_labels_", "unit_proba_"):
             self.__dict__.pop(stale, None)
-        self._fit_scaler(X)
+        self.mean_, self.scale_ = fit_standardiser(X)
         Xs = self._inputs(X)
         n, N = len(Xs), int(self.n_units)
         rng = np.random.default_rng(int(self.seed))
@@ -375,7 +345,7 @@ class CompetitiveLearning(ArrayStateMixin, _Standardised, TransformerMixin, Base
         p = np.full(N, 1.0 / N)
         bs, seen, epoch = int(self.batch_size), 0, 0
         curve: list[float] = []
-        stalled = _stopper(float(self.tol), relative=True)
+        stalled = plateau_stopper(float(self.tol), relative=True)
         with progress_bar(int(self.max_epochs), "competitive learning", "epoch", bool(self.progress)) as bar:
             for epoch in range(1, int(self.max_epochs) + 1):
                 order = rng.permutation(n)
@@ -390,7 +360,7 @@ class CompetitiveLearning(ArrayStateMixin, _Standardised, TransformerMixin, Base
                         weights = beta * (1.0 - beta) ** np.arange(m - 1, -1, -1)
                         p = (1.0 - beta) ** m * p + np.bincount(winners, weights=weights, minlength=N)
                         winners = learners
-                    rates = _learning_rates(float(self.lr), float(self.lr_decay), seen, len(xb), n)
+                    rates = decaying_rates(float(self.lr), float(self.lr_decay), seen, len(xb), n)
                     W = apply_moves(W, winners, xb, rates)
                     if self.normalize:
                         W = _normalise_rows(W)
@@ -413,12 +383,11 @@ class CompetitiveLearning(ArrayStateMixin, _Standardised, TransformerMixin, Base
         winners = self._outputs(Xs, W).argmax(axis=1)
         self.win_counts_ = np.bincount(winners, minlength=N)
         if y is not None:
-            self._label_units(winners, np.asarray(y))
+            self._label_units(winners, classes, y_idx)
         return self
 
-    def _label_units(self, winners: np.ndarray, y: np.ndarray) -> None:
+    def _label_units(self, winners: np.ndarray, classes: np.ndarray, y_idx: np.ndarray) -> None:
         """Majority label of each unit's items; winless units copy the nearest labelled unit."""
-        classes, y_idx = np.unique(y, return_inverse=True)
         N = int(self.n_units)
         counts = np.zeros((N, len(classes)))
         np.add.at(counts, (winners, y_idx), 1.0)
@@ -444,7 +413,7 @@ class CompetitiveLearning(ArrayStateMixin, _Standardised, TransformerMixin, Base
     def winner(self, X: Any) -> np.ndarray:
         """Index of the unit with the largest output for each example, shape (n_samples,)."""
         check_is_fitted(self)
-        return self._outputs(self._inputs(self._validate(X, reset=False)), self.weights_).argmax(axis=1)
+        return self._outputs(self._inputs(validate_arrays(self, X, reset=False)), self.weights_).argmax(axis=1)
 
     def transform(self, X: Any) -> np.ndarray:
         """Euclidean distance from each example to each unit, shape (n_samples, n_units).
@@ -453,13 +422,13 @@ class CompetitiveLearning(ArrayStateMixin, _Standardised, TransformerMixin, Base
         with ``normalize``).  The winner is the nearest unit.
         """
         check_is_fitted(self)
-        Xs = self._inputs(self._validate(X, reset=False))
+        Xs = self._inputs(validate_arrays(self, X, reset=False))
         return np.sqrt(squared_distances(Xs, self.weights_))
 
     def quantization_error(self, X: Any) -> float:
         """Mean distance from the examples to their winning unit."""
         check_is_fitted(self)
-        Xs = self._inputs(self._validate(X, reset=False))
+        Xs = self._inputs(validate_arrays(self, X, reset=False))
         winners = self._outputs(Xs, self.weights_).argmax(axis=1)
         return float(np.linalg.norm(Xs - self.weights_[winners], axis=1).mean())
 
@@ -488,259 +457,3 @@ class CompetitiveLearning(ArrayStateMixin, _Standardised, TransformerMixin, Base
         if y is not None and hasattr(self, "unit_labels_"):
             return float(np.mean(self.predict(X) == np.asarray(y)))
         return -self.quantization_error(X)
-
-
-# ---------------------------------------------------------------------- LVQ
-class LVQ(ArrayStateMixin, _Standardised, ClassifierMixin, BaseEstimator):
-    """Learning vector quantization: labelled prototypes trained by competition.
-
-    Each class owns ``prototypes_per_class`` prototypes (in standardised input space); an
-    example takes the class of its nearest prototype.  Training shows the examples in a
-    shuffled order each epoch, with the decaying learning rate
-    ``eta(t) = lr / (1 + lr_decay * t)`` (``t`` in epochs):
-
-    * ``variant="lvq1"``: the winner ``c`` (nearest prototype) moves toward ``x`` when its
-      class is ``x``'s, away otherwise::
-
-          w_c <- w_c + eta (x - w_c)    if class(w_c) == class(x)
-          w_c <- w_c - eta (x - w_c)    otherwise
-
-    * ``variant="lvq2.1"``: the two nearest prototypes ``w_i`` (nearer) and ``w_j`` learn
-      together when exactly one of them has ``x``'s class and ``x`` falls in the window
-      between them, ``d_i / d_j > (1 - window) / (1 + window)`` (``d``: Euclidean
-      distances): the right one moves toward ``x``, the wrong one away, both by
-      ``eta (x - w)``.  Other examples leave the prototypes alone.
-
-    Prototypes start at the k-means centroids of their class (``init="kmeans"``) or at
-    distinct examples of their class drawn at random (``"samples"``).  The competition is
-    evaluated for a mini-batch at once, then its moves are applied in order
-    (:func:`apply_moves`; ``batch_size=1`` is the rule one example at a time).  Training
-    stops when the training error rate has not improved by more than ``tol`` for 5
-    epochs, or after ``max_epochs`` (ConvergenceWarning).
-
-    **Probabilities.**  With ``m_k`` the squared distance from ``x`` to the nearest
-    prototype of class ``k``, :meth:`predict_proba` returns ``softmax(-m_k / T)``; the
-    temperature ``T`` minimises the log-loss on the training data.  The most probable
-    class is the :meth:`predict` one.
-
-    Parameters
-    ----------
-    prototypes_per_class : int, default=4
-        Prototypes of each class (fewer for a class with fewer distinct examples).
-    variant : {"lvq1", "lvq2.1"}, default="lvq1"
-        Update rule (see above).
-    window : float, default=0.3
-        Relative window of LVQ2.1, in (0, 1).
-    init : {"kmeans", "samples"}, default="kmeans"
-        Initial prototypes (see above).
-    lr : float, default=0.05
-        Initial learning rate, in (0, 1).
-    lr_decay : float, default=1.0
-        Decay of the learning rate per epoch (>= 0).
-    max_epochs : int, default=100
-        Most passes over the training data.
-    tol : float, default=1e-4
-        Smallest improvement of the training error rate that counts.
-    batch_size : int, default=32
-        Examples whose competition is evaluated at once.
-    seed : int, default=0
-        Seeds the initial prototypes and the order of presentation.
-    device : str, default="cpu"
-        Accepted for a uniform interface; training runs in numpy (``"cpu"`` or ``"auto"``).
-    progress : bool, default=True
-        Progress bar over epochs (on a terminal).
-
-    Attributes
-    ----------
-    classes_ : np.ndarray, shape (n_classes,)
-    n_features_in_ : int
-    mean_, scale_ : np.ndarray, shape (n_features,)
-        Standardisation of the inputs.
-    prototypes_ : np.ndarray, shape (n_prototypes, n_features)
-        Prototypes, in standardised units.
-    prototype_classes_ : np.ndarray of int, shape (n_prototypes,)
-        Index into ``classes_`` of each prototype's class.
-    temperature_ : float
-        ``T`` of :meth:`predict_proba`.
-    n_epochs_ : int
-    loss_curve_ : list of float
-        Training error rate after each epoch.
-    """
-
-    def __init__(
-        self,
-        *,
-        prototypes_per_class: int = 4,
-        variant: str = "lvq1",
-        window: float = 0.3,
-        init: str = "kmeans",
-        lr: float = 0.05,
-        lr_decay: float = 1.0,
-        max_epochs: int = 100,
-        tol: float = 1e-4,
-        batch_size: int = 32,
-        seed: int = 0,
-        device: str = "cpu",
-        progress: bool = True,
-    ) -> None:
-        self.prototypes_per_class = prototypes_per_class
-        self.variant = variant
-        self.window = window
-        self.init = init
-        self.lr = lr
-        self.lr_decay = lr_decay
-        self.max_epochs = max_epochs
-        self.tol = tol
-        self.batch_size = batch_size
-        self.seed = seed
-        self.device = device
-        self.progress = progress
-
-    def _check_params(self) -> None:
-        check_int("prototypes_per_class", self.prototypes_per_class, minimum=1)
-        _check_choice("variant", self.variant, VARIANTS)
-        check_float("window", self.window, low=0.0, high=1.0, low_inclusive=False)
-        _check_choice("init", self.init, LVQ_INITS)
-        check_float("lr", self.lr, low=0.0, high=1.0, low_inclusive=False)
-        check_float("lr_decay", self.lr_decay, low=0.0)
-        check_int("max_epochs", self.max_epochs, minimum=1)
-        check_float("tol", self.tol, low=0.0)
-        check_int("batch_size", self.batch_size, minimum=1)
-        check_int("seed", self.seed, minimum=0)
-        _check_cpu_device(self.device, type(self).__name__)
-
-    def fit(self, X: Any, y: Any) -> LVQ:
-        """Place prototypes per class, then train them by LVQ1 or LVQ2.1.
-
-        Parameters
-        ----------
-        X : array-like, shape (n_samples, n_features)
-        y : array-like, shape (n_samples,)
-            Class labels.
-
-        Returns
-        -------
-        self
-        """
-        self._check_params()
-        require_y(self, y)
-        X, y = self._validate(X, y, reset=True)
-        classes, y_idx = class_targets(self, y)
-        self.classes_ = classes
-        self._fit_scaler(X)
-        Xs = self._standardise(X)
-        rng = np.random.default_rng(int(self.seed))
-        W, owner = self._initial_prototypes(Xs, y_idx, rng)
-
-        n, bs, seen, epoch = len(Xs), int(self.batch_size), 0, 0
-        lvq21 = self.variant == "lvq2.1"
-        ratio = (1.0 - float(self.window)) / (1.0 + float(self.window))
-        curve: list[float] = []
-        stalled = _stopper(float(self.tol), relative=False)
-        with progress_bar(int(self.max_epochs), f"{self.variant}", "epoch", bool(self.progress)) as bar:
-            for epoch in range(1, int(self.max_epochs) + 1):
-                order = rng.permutation(n)
-                for start in range(0, n, bs):
-                    idx = order[start:start + bs]
-                    xb, cb = Xs[idx], y_idx[idx]
-                    d2 = squared_distances(xb, W)
-                    eta = _learning_rates(float(self.lr), float(self.lr_decay), seen, len(idx), n)
-                    if lvq21:
-                        units, inputs, rates = self._lvq21_moves(xb, cb, d2, owner, eta, ratio)
-                    else:
-                        c = d2.argmin(axis=1)
-                        units, inputs, rates = c, xb, np.where(owner[c] == cb, eta, -eta)
-                    W = apply_moves(W, units, inputs, rates)
-                    seen += len(idx)
-                error = float(np.mean(owner[squared_distances(Xs, W).argmin(axis=1)] != y_idx))
-                curve.append(error)
-                bar.update()
-                bar.set_postfix(error=f"{error:.4f}")
-                if stalled(error):
-                    break
-            else:
-                warnings.warn(
-                    f"{type(self).__name__}: reached max_epochs={self.max_epochs} before the training error stopped "
-                    f"improving by tol={self.tol}; raise max_epochs", ConvergenceWarning, stacklevel=2)
-        self.prototypes_ = W
-        self.prototype_classes_ = owner
-        self.n_epochs_ = epoch
-        self.loss_curve_ = curve
-        self.temperature_ = self._fit_temperature(self._class_distances(Xs), y_idx)
-        return self
-
-    def _initial_prototypes(self, Xs: np.ndarray, y_idx: np.ndarray,
-                            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        protos, owner = [], []
-        for k in range(len(self.classes_)):
-            Xk = np.unique(Xs[y_idx == k], axis=0)
-            m = min(int(self.prototypes_per_class), len(Xk))
-            if self.init == "kmeans":
-                P = kmeans(Xk, m, rng=rng)[0]
-            else:
-                P = Xk[rng.choice(len(Xk), size=m, replace=False)]
-            protos.append(P)
-            owner.append(np.full(m, k))
-        return np.concatenate(protos), np.concatenate(owner)
-
-    @staticmethod
-    def _lvq21_moves(xb: np.ndarray, cb: np.ndarray, d2: np.ndarray, owner: np.ndarray, eta: np.ndarray,
-                     ratio: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """LVQ2.1's moves for one batch: (units, inputs, signed rates), in example order."""
-        if d2.shape[1] < 2:
-            return np.empty(0, dtype=int), xb[:0], np.empty(0)
-        two = np.argpartition(d2, 1, axis=1)[:, :2]
-        rows = np.arange(len(xb))
-        swap = d2[rows, two[:, 0]] > d2[rows, two[:, 1]]
-        two[swap] = two[swap][:, ::-1]
-        i, j = two[:, 0], two[:, 1]
-        right_i, right_j = owner[i] == cb, owner[j] == cb
-        di, dj = np.sqrt(d2[rows, i]), np.sqrt(d2[rows, j])
-        in_window = di > ratio * dj  # min(di/dj, dj/di) = di/dj > ratio, as di <= dj
-        ok = (right_i != right_j) & in_window
-        right = np.where(right_i, i, j)[ok]
-        wrong = np.where(right_i, j, i)[ok]
-        units = np.stack([right, wrong], axis=1).ravel()
-        inputs = np.repeat(xb[ok], 2, axis=0)
-        rates = np.stack([eta[ok], -eta[ok]], axis=1).ravel()
-        return units, inputs, rates
-
-    def _class_distances(self, Xs: np.ndarray) -> np.ndarray:
-        """Squared distance to the nearest prototype of each class, shape (n, n_classes)."""
-        d2 = squared_distances(Xs, self.prototypes_)
-        out = np.full((len(Xs), len(self.classes_)), np.inf)
-        for k in range(len(self.classes_)):
-            out[:, k] = d2[:, self.prototype_classes_ == k].min(axis=1)
-        return out
-
-    @staticmethod
-    def _fit_temperature(m: np.ndarray, y_idx: np.ndarray) -> float:
-        """``T`` minimising the training log-loss of ``softmax(-m / T)``."""
-        from scipy.optimize import minimize_scalar
-        from scipy.special import logsumexp
-
-        ref = float(np.median(m.min(axis=1)))
-        ref = ref if ref > 0 else 1.0
-        rows = np.arange(len(m))
-
-        def nll(log_t: float) -> float:
-            z = -m / np.exp(log_t)
-            return float(np.mean(logsumexp(z, axis=1) - z[rows, y_idx]))
-
-        res = minimize_scalar(nll, bounds=(np.log(ref) - 9.0, np.log(ref) + 9.0), method="bounded")
-        return float(np.exp(res.x))
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Class of the nearest prototype, shape (n_samples,)."""
-        check_is_fitted(self)
-        Xs = self._standardise(self._validate(X, reset=False))
-        return self.classes_[self.prototype_classes_[squared_distances(Xs, self.prototypes_).argmin(axis=1)]]
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """``softmax(-m_k / T)`` over the classes, shape (n_samples, n_classes)."""
-        check_is_fitted(self)
-        Xs = self._standardise(self._validate(X, reset=False))
-        z = -self._class_distances(Xs) / self.temperature_
-        z -= z.max(axis=1, keepdims=True)
-        proba = np.exp(z)
-        return proba / proba.sum(axis=1, keepdims=True)

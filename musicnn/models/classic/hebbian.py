@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from musicnn.checks import check_choice, check_float, check_int
 from musicnn.errors import ConfigError
-from musicnn.checks import check_float, check_int
-from musicnn.checks import check_choice
-from musicnn.models.classic.readout import FeatureLearner, small_torch_threads
+from musicnn.models.classic.readout import FeatureLearner
+from musicnn.scaling import fit_standardiser, standardise
 
 __all__ = ["RULES", "HebbianPCA", "subspace_angle"]
 
@@ -136,7 +136,7 @@ class HebbianPCA(FeatureLearner):
         direction of maximal variance but its norm grows without bound (by about
         ``1 + η λ₁`` per step, ``λ₁`` the largest variance).  Training stops with a
         ConvergenceWarning when ``‖w‖`` exceeds ``max_weight_norm``; ``weight_norms_``
-        records the growth (exponential with a constant η, ``learning_rate_decay=0``; still
+        records the growth (exponential with a constant η, ``lr_decay=0``; still
         unbounded, but slower, with an annealed one).  With several units every unit turns
         towards the same first component.
     ``"oja"`` — Oja's rule, ``Δw = η O (I − O w)``.
@@ -150,7 +150,7 @@ class HebbianPCA(FeatureLearner):
         first ``k`` principal components, ordered by decreasing variance.
 
     Updates are averaged over mini-batches of shuffled examples; the learning rate of
-    update ``t`` (from 0) is ``η / (1 + learning_rate_decay · t)``, whose annealing
+    update ``t`` (from 0) is ``η / (1 + lr_decay · t)``, whose annealing
     lets the stochastic updates settle.  After each epoch the rule's mean update over
     the whole training set is measured relative to its Hebbian term,
     ``‖E[ΔW]‖ / ‖E[O Iᵀ]‖``; it is zero exactly at a fixed point of the rule (for
@@ -167,11 +167,12 @@ class HebbianPCA(FeatureLearner):
         Number of linear units ``k``; at most the number of input features.
     rule : {"sanger", "oja", "hebb"}, default="sanger"
         The learning rule (above).
-    learning_rate : float, default=0.01
-        η.  On standardised inputs the rule is stable for roughly ``η λ₁ < 1``.
-    learning_rate_decay : float, default=1e-3
+    lr : float, default=0.01
+        The learning rate η.  On standardised inputs the rule is stable for roughly
+        ``η λ₁ < 1``.
+    lr_decay : float, default=1e-3
         Annealing of η over updates (0 keeps it constant): η is halved after
-        ``1 / learning_rate_decay`` mini-batches.
+        ``1 / lr_decay`` mini-batches.
     batch_size : int, default=32
         Examples per mini-batch (the update is their average).
     max_epochs : int, default=300
@@ -233,8 +234,8 @@ class HebbianPCA(FeatureLearner):
         n_components: int = 64,
         *,
         rule: str = "sanger",
-        learning_rate: float = 0.01,
-        learning_rate_decay: float = 1e-3,
+        lr: float = 0.01,
+        lr_decay: float = 1e-3,
         batch_size: int = 32,
         max_epochs: int = 300,
         tol: float = 2e-2,
@@ -248,8 +249,8 @@ class HebbianPCA(FeatureLearner):
     ) -> None:
         self.n_components = n_components
         self.rule = rule
-        self.learning_rate = learning_rate
-        self.learning_rate_decay = learning_rate_decay
+        self.lr = lr
+        self.lr_decay = lr_decay
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.tol = tol
@@ -261,46 +262,28 @@ class HebbianPCA(FeatureLearner):
         self.device = device
         self.progress = progress
 
+    _RENAMED = {"learning_rate": "lr", "learning_rate_decay": "lr_decay"}
+
     def _check_params(self) -> None:
         check_int("n_components", self.n_components, minimum=1)
         check_choice("rule", self.rule, tuple(RULES))
-        check_float("learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
-        check_float("learning_rate_decay", self.learning_rate_decay, low=0.0)
-        check_int("batch_size", self.batch_size, minimum=1)
-        check_int("max_epochs", self.max_epochs, minimum=1)
-        check_float("tol", self.tol, low=0.0)
+        check_float("lr_decay", self.lr_decay, low=0.0)
         check_float("max_weight_norm", self.max_weight_norm, low=0.0, low_inclusive=False)
-        check_int("seed", self.seed, minimum=0)
-        if not isinstance(self.progress, (bool, np.bool_)):
-            raise ConfigError(f"progress={self.progress!r} must be True or False")
 
     def _learn(self, X: np.ndarray) -> None:
         import torch
         from sklearn.exceptions import ConvergenceWarning
 
-        from musicnn.progress import progress_bar
-        from musicnn.checks import resolve_device
-
-        n, d = X.shape
+        d = X.shape[1]
         k = int(self.n_components)
         if k > d:
             raise ConfigError(
                 f"n_components={k} must be <= n_features={d} (X has {d} feature(s)); "
                 "a Hebbian layer learns at most as many components as there are inputs"
             )
-        device = resolve_device(self.device)
-        mean = X.mean(axis=0)
-        scale = X.std(axis=0)
-        scale[scale < 1e-12] = 1.0
-        self.mean_, self.scale_ = mean, scale
-        Xs = (X - mean) / scale
+        self.mean_, self.scale_ = fit_standardiser(X)
+        Xs = standardise(X, self.mean_, self.scale_)
 
-        gen = torch.Generator().manual_seed(int(self.seed))
-        Xt = torch.from_numpy(Xs).to(device)
-        # random initial weights, norm about 1 per unit (where Oja's and Sanger's rules settle)
-        W = torch.randn(k, d, generator=gen, dtype=torch.float64) / np.sqrt(d)
-        W = W.to(device)
-        B = int(self.batch_size)
         bound = float(self.max_weight_norm)
         norms: list[np.ndarray] = []
         converged = diverged = False
@@ -309,13 +292,13 @@ class HebbianPCA(FeatureLearner):
         residual = float("nan")
         residuals: list[float] = []
         n_updates = 0
-        bar = progress_bar(int(self.max_epochs), f"hebbian ({self.rule})", "epoch", bool(self.progress))
-        with bar, small_torch_threads(device):
+        with self._training(f"hebbian ({self.rule})") as (device, gen, bar):
+            Xt = torch.from_numpy(Xs).to(device)
+            # random initial weights, norm about 1 per unit (where Oja's and Sanger's rules settle)
+            W = (torch.randn(k, d, generator=gen, dtype=torch.float64) / np.sqrt(d)).to(device)
             for epoch in range(1, int(self.max_epochs) + 1):
-                order = torch.randperm(n, generator=gen).to(device)
-                for start in range(0, n, B):
-                    I = Xt[order[start : start + B]]
-                    lr = float(self.learning_rate) / (1.0 + float(self.learning_rate_decay) * n_updates)
+                for I in self._minibatches(Xt, gen):
+                    lr = float(self.lr) / (1.0 + float(self.lr_decay) * n_updates)
                     n_updates += 1
                     new = W + lr * _hebbian_step(self.rule, W, I)
                     largest = float(torch.linalg.vector_norm(new, dim=1).max())
@@ -351,7 +334,7 @@ class HebbianPCA(FeatureLearner):
         self.explained_variance_ratio_ = self.explained_variance_ / (total if total > 0 else 1.0)
         if diverged:
             advice = ("plain Hebbian learning has no decay term; use rule='oja' or rule='sanger'"
-                      if self.rule == "hebb" else "lower learning_rate")
+                      if self.rule == "hebb" else "lower lr")
             warnings.warn(
                 f"HebbianPCA(rule={self.rule!r}) diverged: the weight norm {stop_note} "
                 f"(max_weight_norm={bound:g}) in epoch {epoch}; training stopped there. {advice}",
@@ -362,11 +345,11 @@ class HebbianPCA(FeatureLearner):
             warnings.warn(
                 f"HebbianPCA(rule={self.rule!r}) stopped at max_epochs={self.max_epochs} before the "
                 f"weights settled (relative mean update {residual:.2e} > tol={self.tol:g}); raise "
-                "max_epochs or learning_rate_decay",
+                "max_epochs or lr_decay",
                 ConvergenceWarning,
                 stacklevel=3,
             )
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         """Outputs ``O = W I`` of the units for standardised inputs ``I``."""
-        return ((X - self.mean_) / self.scale_) @ self.components_.T
+        return standardise(X, self.mean_, self.scale_) @ self.components_.T

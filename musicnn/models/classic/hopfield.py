@@ -41,14 +41,13 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from musicnn.errors import ConfigError, DataError
-from musicnn.progress import progress_bar
-from musicnn.checks import check_int
-from musicnn.models.classic.art import check_cpu_device
+from musicnn.checks import check_bool, check_choice, check_cpu_device, check_int, class_targets, validate_arrays
+from musicnn.errors import DataError
 from musicnn.models.state import ArrayStateMixin
+from musicnn.progress import progress_bar
+from musicnn.scaling import fit_standardiser
 
 __all__ = ["BINARIZATIONS", "CAPACITY", "RULES", "CapacityWarning", "Hopfield", "hebbian_weights",
            "projection_weights"]
@@ -207,23 +206,14 @@ class Hopfield(ArrayStateMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
-        for name, choices in (("rule", RULES), ("binarization", BINARIZATIONS)):
-            value = getattr(self, name)
-            if not isinstance(value, str) or value not in choices:
-                raise ConfigError(f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
+        check_choice("rule", self.rule, RULES)
+        check_choice("binarization", self.binarization, BINARIZATIONS)
         check_int("top_k", self.top_k, minimum=1)
         check_int("patterns_per_class", self.patterns_per_class, minimum=1)
         check_int("max_sweeps", self.max_sweeps, minimum=1)
         check_int("seed", self.seed, minimum=0)
-        check_cpu_device("Hopfield", self.device)
-
-    def _validate(self, X: Any, *y: Any, reset: bool) -> Any:
-        try:
-            return validate_data(self, X, *y, reset=reset, dtype=np.float64)
-        except DataError:
-            raise
-        except ValueError as err:
-            raise DataError(str(err)) from err
+        check_bool("progress", self.progress)
+        check_cpu_device(self, self.device)
 
     # ------------------------------------------------------------------ binarization
     def binarize(self, X: Any) -> np.ndarray:
@@ -239,7 +229,7 @@ class Hopfield(ArrayStateMixin, BaseEstimator):
             -1/+1.
         """
         check_is_fitted(self)
-        return self._binarize(self._validate(X, reset=False))
+        return self._binarize(validate_arrays(self, X, reset=False))
 
     def _binarize(self, X: np.ndarray, *, means: bool = False) -> np.ndarray:
         how = self.binarization
@@ -292,15 +282,16 @@ class Hopfield(ArrayStateMixin, BaseEstimator):
         for attr in ("classes_", "pattern_labels_"):
             self.__dict__.pop(attr, None)
         if y is None:
-            X = self._validate(X, reset=True)
+            X = validate_arrays(self, X, reset=True)
         else:
-            X, y = self._validate(X, y, reset=True)
-            check_classification_targets(y)
+            X, y = validate_arrays(self, X, y, reset=True)
+            classes, yi = class_targets(self, y, hint="store class prototypes of two classes or more, "
+                                                      "or fit(X) to store every row")
         self.threshold_ = X.mean(axis=0) if self.binarization == "sign" else np.zeros(X.shape[1])
         if y is None:
             patterns = self._binarize(X)
         else:
-            self.classes_, yi = np.unique(y, return_inverse=True)
+            self.classes_ = classes
             patterns, owners = self._prototypes(X, yi)
             self.pattern_labels_ = owners
         self._store(patterns)
@@ -310,8 +301,7 @@ class Hopfield(ArrayStateMixin, BaseEstimator):
         """Binarised class means (or k-means cluster means) and the class of each."""
         means, owners = [], []
         per_class = int(self.patterns_per_class)
-        scale = X.std(axis=0)
-        scale[scale == 0] = 1.0
+        _, scale = fit_standardiser(X)  # k-means on features of unit variance
         for c in range(len(self.classes_)):
             Xc = X[yi == c]
             k = min(per_class, len(np.unique(Xc, axis=0)))
@@ -443,7 +433,7 @@ class Hopfield(ArrayStateMixin, BaseEstimator):
     # ------------------------------------------------------------------ readout
     def _nearest_pattern(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        X = validate_arrays(self, X, reset=False)
         states = self.recall(self._binarize(X))
         return np.argmax(self.overlaps(states), axis=1)
 

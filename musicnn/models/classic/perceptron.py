@@ -7,6 +7,8 @@ error correction, pattern after pattern::
 
     w_j ← w_j + η (d − y) x_j
 
+(``η`` is the parameter ``lr``.)
+
 Several classes are learned one-vs-rest: one unit per class, all updated together as a
 matrix (a single unit for two classes, as in the course's AND/OR examples).
 """
@@ -20,13 +22,15 @@ from typing import Any, Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
-from musicnn.runtime import single_thread
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
 
+from musicnn.checks import (check_bool, check_choice, check_float, check_int, labelled_data, validate_arrays)
 from musicnn.errors import ConfigError
-from musicnn.checks import check_float, check_int
-from musicnn.checks import class_targets, require_y
 from musicnn.models.state import ArrayStateMixin
+from musicnn.progress import progress_bar
+from musicnn.runtime import single_thread
+from musicnn.scaling import fit_standardiser, standardise
 
 __all__ = ["ACTIVATIONS", "Perceptron", "gaussian", "piecewise", "sigmoid", "step"]
 
@@ -103,9 +107,9 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         (0 below ``x_min``, linear between, 1 above ``x_max``); sigmoid
         ``1 / (1 + e^{−β h})`` (the course slide's ``e^x / (1 + e^{−βx})`` is read as the
         usual logistic); gaussian ``1/(σ√(2π)) e^{−(h − μ)²/(2σ²)}``.
-    eta : float, default=0.1
+    lr : float, default=0.1
         Learning rate ``η`` (the course takes it in (0, 1]).
-    max_iter : int, default=100
+    max_epochs : int, default=100
         Stop condition 1: the most epochs (passes over the training patterns).
     tol : float or None, default=0.0
         Stop condition 2: stop once the epoch's error ``ε`` is at or below ``tol``
@@ -149,7 +153,7 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
     n_iter_ : int
         Epochs run.
     stop_reason_ : str
-        Which stop condition ended training: ``"tol"``, ``"delta_tol"`` or ``"max_iter"``.
+        Which stop condition ended training: ``"tol"``, ``"delta_tol"`` or ``"max_epochs"``.
     n_features_in_ : int
 
     Notes
@@ -173,8 +177,8 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         self,
         *,
         activation: str = "step",
-        eta: float = 0.1,
-        max_iter: int = 100,
+        lr: float = 0.1,
+        max_epochs: int = 100,
         tol: float | None = 0.0,
         delta_tol: float | None = 1e-4,
         n_iter_no_change: int = 5,
@@ -189,8 +193,8 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         progress: bool = True,
     ) -> None:
         self.activation = activation
-        self.eta = eta
-        self.max_iter = max_iter
+        self.lr = lr
+        self.max_epochs = max_epochs
         self.tol = tol
         self.delta_tol = delta_tol
         self.n_iter_no_change = n_iter_no_change
@@ -205,15 +209,25 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         self.progress = progress
 
     # ------------------------------------------------------------------ parameters
+    _RENAMED = {"eta": "lr", "max_iter": "max_epochs"}
+
+    def _restore(self, arrays: dict[str, Any], learned: dict[str, Any]) -> Perceptron:
+        """Set the learned attributes back; an older file's ``stop_reason_`` "max_iter" reads "max_epochs"."""
+        super()._restore(arrays, learned)
+        if getattr(self, "stop_reason_", None) == "max_iter":
+            self.stop_reason_ = "max_epochs"
+        return self
+
     def _check_params(self) -> str:
         """Raise ConfigError for an invalid hyper-parameter; return the rule in force."""
-        _choice("activation", self.activation, tuple(ACTIVATIONS))
-        _choice("mode", self.mode, MODES)
-        _choice("rule", self.rule, RULES)
-        check_float("eta", self.eta, low=0.0, low_inclusive=False)
-        check_int("max_iter", self.max_iter, minimum=1)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("mode", self.mode, MODES)
+        check_choice("rule", self.rule, RULES)
+        check_float("lr", self.lr, low=0.0, low_inclusive=False)
+        check_int("max_epochs", self.max_epochs, minimum=1)
         check_int("n_iter_no_change", self.n_iter_no_change, minimum=1)
         check_int("seed", self.seed, minimum=0)
+        check_bool("progress", self.progress)
         if self.tol is not None:
             check_float("tol", self.tol, low=0.0)
         if self.delta_tol is not None:
@@ -263,13 +277,9 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         self
         """
         rule = self._check_params()
-        require_y(self, y)
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        classes, y_idx = class_targets(self, y)
-        mean = X.mean(axis=0)
-        scale = X.std(axis=0)
-        scale[scale < 1e-12] = 1.0
-        Xa = np.hstack([np.ones((len(X), 1)), (X - mean) / scale])  # x_0 = 1 carries w_0 = -T
+        X, classes, y_idx = labelled_data(self, X, y)
+        mean, scale = fit_standardiser(X)
+        Xa = np.hstack([np.ones((len(X), 1)), standardise(X, mean, scale)])  # x_0 = 1 carries w_0 = -T
         on = self._on_level()
         n_units = 1 if len(classes) == 2 else len(classes)
         D = (y_idx[:, None] == (np.arange(n_units) + (1 if n_units == 1 else 0))[None, :]) * on
@@ -278,16 +288,15 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         W = rng.uniform(-0.01, 0.01, size=(n_units, Xa.shape[1]))
         g, slope = self._g()
         use_slope = rule == "delta"
-        eta = float(self.eta)
+        eta = float(self.lr)
 
         errors: list[float] = []
-        reason = "max_iter"
+        reason = "max_epochs"
         quiet_epochs = 0
-        from musicnn.progress import progress_bar
-
         # small products: one thread (musicnn.runtime)
-        with progress_bar(int(self.max_iter), "perceptron", "epoch", bool(self.progress)) as bar, single_thread(torch_too=False):
-            for _ in range(int(self.max_iter)):
+        with progress_bar(int(self.max_epochs), "perceptron", "epoch", bool(self.progress)) as bar, \
+                single_thread(torch_too=False):
+            for _ in range(int(self.max_epochs)):
                 if self.mode == "online":
                     for p in rng.permutation(len(Xa)):
                         x = Xa[p]
@@ -306,7 +315,7 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
                         err = err * slope(H, out)
                     W += eta * (err.T @ Xa) / len(Xa)  # average of the per-pattern updates
                 if not np.all(np.isfinite(W)):
-                    raise ConfigError(f"the weights became non-finite; lower eta (eta={self.eta!r})")
+                    raise ConfigError(f"the weights became non-finite; lower lr (lr={self.lr!r})")
                 eps = float(np.mean(((D - g(Xa @ W.T)) / on) ** 2))
                 errors.append(eps)
                 bar.set_postfix({"error": f"{eps:.4f}"}, refresh=False)
@@ -327,19 +336,17 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         self.errors_ = np.asarray(errors)
         self.n_iter_ = len(errors)
         self.stop_reason_ = reason
-        if reason == "max_iter":
-            from sklearn.exceptions import ConvergenceWarning
-
-            warnings.warn(f"Perceptron stopped at max_iter={self.max_iter} with error {errors[-1]:.4g} "
-                          "before the tol or delta_tol stop condition held; raise max_iter to train longer",
+        if reason == "max_epochs":
+            warnings.warn(f"Perceptron stopped at max_epochs={self.max_epochs} with error {errors[-1]:.4g} "
+                          "before the tol or delta_tol stop condition held; raise max_epochs to train longer",
                           ConvergenceWarning, stacklevel=2)
         return self
 
     # ------------------------------------------------------------------ predict
     def _net_input(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return ((X - self.mean_) / self.scale_) @ self.weights_[:, 1:].T + self.weights_[:, 0]
+        X = validate_arrays(self, X, reset=False)
+        return standardise(X, self.mean_, self.scale_) @ self.weights_[:, 1:].T + self.weights_[:, 0]
 
     def net_input(self, X: Any) -> np.ndarray:
         """Net inputs ``h = w · x`` of the units, shape (n_samples, n_units)."""
@@ -377,8 +384,3 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         m = m - m.max(axis=1, keepdims=True)
         p = np.exp(m)
         return p / p.sum(axis=1, keepdims=True)
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ConfigError(f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")

@@ -31,15 +31,16 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from musicnn.errors import ConfigError, DataError
-from musicnn.progress import progress_bar
-from musicnn.checks import check_float, check_int
-from musicnn.checks import class_targets, require_y
+from musicnn.checks import (check_bool, check_choice, check_float, check_int, labelled_data, validate_arrays)
+from musicnn.errors import ConfigError
+from musicnn.models.classic.clustering import kmeans, squared_distances
 from musicnn.models.state import ArrayStateMixin
+from musicnn.progress import progress_bar
+from musicnn.scaling import fit_standardiser, standardise
 
-__all__ = ["RBFNetwork", "gaussian_activations", "kmeans", "ridge_solution", "squared_distances"]
+__all__ = ["RBFNetwork", "gaussian_activations", "ridge_solution"]
 
 #: Width heuristics of step 1.
 WIDTHS = ("rms", "nearest")
@@ -50,17 +51,6 @@ OUTPUTS = ("lstsq", "lms")
 _MIN_WIDTH = 1e-3
 #: Epochs of the delta rule without an improvement larger than ``tol`` before it stops.
 _N_ITER_NO_CHANGE = 5
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ConfigError(f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
-
-
-def squared_distances(X: np.ndarray, C: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances between the rows of ``X`` (n, d) and ``C`` (k, d); (n, k)."""
-    d2 = (X * X).sum(axis=1)[:, None] - 2.0 * (X @ C.T) + (C * C).sum(axis=1)[None, :]
-    return np.maximum(d2, 0.0)
 
 
 def gaussian_activations(X: np.ndarray, centers: np.ndarray, widths: np.ndarray) -> np.ndarray:
@@ -256,10 +246,10 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
         check_int("n_centers", self.n_centers, minimum=1)
-        _check_choice("width", self.width, WIDTHS)
+        check_choice("width", self.width, WIDTHS)
         check_int("n_neighbors", self.n_neighbors, minimum=1)
         check_float("width_factor", self.width_factor, low=0.0, low_inclusive=False)
-        _check_choice("output", self.output, OUTPUTS)
+        check_choice("output", self.output, OUTPUTS)
         check_float("alpha", self.alpha, low=0.0)
         if self.lr is not None:
             check_float("lr", self.lr, low=0.0, low_inclusive=False)
@@ -272,19 +262,10 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         check_int("seed", self.seed, minimum=0)
         if not isinstance(self.device, str):
             raise ConfigError(f"device={self.device!r} must be a string: 'cpu', 'cuda', 'cuda:N' or 'auto'")
-
-    def _validate(self, X: Any, y: Any = None, *, reset: bool) -> Any:
-        try:
-            if y is None:
-                return validate_data(self, X, reset=reset, dtype=np.float64)
-            return validate_data(self, X, y, reset=reset, dtype=np.float64)
-        except DataError:
-            raise
-        except ValueError as err:
-            raise DataError(str(err)) from err
+        check_bool("progress", self.progress)
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.mean_) / self.scale_
+        return standardise(X, self.mean_, self.scale_)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any) -> RBFNetwork:
@@ -302,13 +283,9 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
-        require_y(self, y)
-        X, y = self._validate(X, y, reset=True)
-        classes, y_idx = class_targets(self, y)
+        X, classes, y_idx = labelled_data(self, X, y)
         self.classes_ = classes
-        mean, std = X.mean(axis=0), X.std(axis=0)
-        std[std < 1e-8] = 1.0
-        self.mean_, self.scale_ = mean, std
+        self.mean_, self.scale_ = fit_standardiser(X)
         Xs = self._standardise(X)
         D = np.eye(len(classes))[y_idx]  # one-hot targets d
 
@@ -405,8 +382,8 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         """Joint gradient descent on centres, log-widths and output weights (torch autograd)."""
         import torch
 
-        from musicnn.runtime import single_thread
         from musicnn.checks import resolve_device
+        from musicnn.runtime import single_thread
 
         device = resolve_device(self.device)
         as_t = lambda a: torch.tensor(a, dtype=torch.float32, device=device)  # noqa: E731
@@ -432,8 +409,8 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
 
         n, bs = len(Xs), int(self.batch_size)
         best_loss, best_state = epsilon(), {k: v.detach().clone() for k, v in params.items()}
-        # small tensors: one thread (see musicnn.runtime)
-        with single_thread():
+        # small tensors: one thread on the CPU (see musicnn.runtime)
+        with single_thread(device):
             with progress_bar(int(self.finetune_epochs), "rbf fine-tuning", "epoch", bool(self.progress)) as bar:
                 for _ in range(int(self.finetune_epochs)):
                     order = torch.randperm(n, generator=gen).to(device)
@@ -460,13 +437,13 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
     def decision_outputs(self, X: Any) -> np.ndarray:
         """Network outputs ``y_k(x) = sum_i w_ik phi_i(x) + b_k``, shape (n_samples, n_classes)."""
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        X = validate_arrays(self, X, reset=False)
         return self._outputs_std(self._standardise(X))
 
     def embed(self, X: Any) -> np.ndarray:
         """Hidden-layer activations ``phi_i(x)``, shape (n_samples, n_centers_used)."""
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        X = validate_arrays(self, X, reset=False)
         return gaussian_activations(self._standardise(X), self.centers_, self.widths_)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -487,73 +464,6 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
             ez = np.exp(z)
             proba[~ok] = ez / ez.sum(axis=1, keepdims=True)
         return proba
-
-
-def kmeans(
-    X: np.ndarray, k: int, *, max_iter: int = 100, tol: float = 1e-4, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """k-means clustering: k-means++ seeding, then Lloyd iterations, vectorised in numpy.
-
-    Seeding picks the first centre at random, then each next one among a few candidates
-    drawn with probability proportional to their squared distance to the nearest centre
-    so far (the candidate that most lowers the total squared distance wins).  Each Lloyd
-    iteration assigns every vector to its nearest centre and moves each centre to the
-    mean of its vectors; an emptied cluster is re-seeded at the vector farthest from its
-    centre.  Iterations stop when the centres move (in total squared distance) by less
-    than ``tol`` times the mean per-feature variance of ``X``.
-
-    Parameters
-    ----------
-    X : np.ndarray, shape (n_samples, n_features)
-    k : int
-        Clusters, at most the number of distinct rows of ``X``.
-    max_iter : int
-        Most Lloyd iterations.
-    tol : float
-        Relative tolerance on the centres' movement.
-    rng : np.random.Generator
-        Source of the seeding's random draws.
-
-    Returns
-    -------
-    centers : np.ndarray, shape (k, n_features)
-    assign : np.ndarray of int, shape (n_samples,)
-        Index of each vector's nearest centre.
-    n_iter : int
-        Lloyd iterations run.
-    """
-    n = len(X)
-    centers = np.empty((k, X.shape[1]))
-    centers[0] = X[rng.integers(n)]
-    closest = squared_distances(X, centers[:1])[:, 0]
-    n_trials = 2 + int(np.log(k))
-    for i in range(1, k):
-        total = closest.sum()
-        p = closest / total if total > 0 else np.full(n, 1.0 / n)
-        candidates = rng.choice(n, size=n_trials, p=p)
-        trial = np.minimum(closest[None, :], squared_distances(X[candidates], X))
-        best = int(trial.sum(axis=1).argmin())
-        centers[i], closest = X[candidates[best]], trial[best]
-    threshold = tol * float(X.var(axis=0).mean())
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        d2 = squared_distances(X, centers)
-        assign = d2.argmin(axis=1)
-        counts = np.bincount(assign, minlength=k)
-        order = np.argsort(assign, kind="stable")
-        starts = np.r_[0, np.cumsum(counts)[:-1]]
-        new = centers.copy()
-        full = counts > 0
-        new[full] = np.add.reduceat(X[order], starts[full], axis=0) / counts[full, None]
-        if not full.all():  # re-seed empty clusters at the worst-served vectors
-            worst = np.argsort(-d2[np.arange(n), assign], kind="stable")[: int((~full).sum())]
-            new[~full] = X[worst]
-        shift = float(np.square(new - centers).sum())
-        centers = new
-        if shift <= threshold:
-            break
-    assign = squared_distances(X, centers).argmin(axis=1)
-    return centers, assign, n_iter
 
 
 def ridge_solution(Phi: np.ndarray, D: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:

@@ -19,24 +19,39 @@ Given labels (``fit(X, y)``) it also fits a *readout* on the learned features, s
 The learned features are standardised (training mean and scale) before the readout
 sees them.  Every learned value is a numpy array or a plain value, so
 :class:`~musicnn.models.state.ArrayStateMixin` writes it to a model file.
+
+:class:`FeatureLearner` also holds what the feature learners' training shares: the
+checks of their common hyper-parameters (``lr``, ``batch_size``, ``max_epochs``, ``tol``,
+``seed``, ``progress``), the device, seeded generator and progress bar of a fit, and
+shuffled mini-batches.
 """
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
+from musicnn.checks import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    class_targets,
+    resolve_device,
+    validate_arrays,
+)
 from musicnn.errors import DataError
-from musicnn.checks import check_float, check_int
-from musicnn.checks import check_choice, class_targets
 from musicnn.models.state import ArrayStateMixin
+from musicnn.progress import progress_bar
+from musicnn.runtime import single_thread
+from musicnn.scaling import fit_standardiser, standardise
 
-__all__ = ["READOUTS", "FeatureLearner", "fit_softmax", "small_torch_threads", "softmax"]
+__all__ = ["READOUTS", "FeatureLearner", "check_fitted_with_labels", "fit_softmax", "softmax"]
 
 #: readout name -> one-line description
 READOUTS: dict[str, str] = {
@@ -51,16 +66,25 @@ _READOUT_ATTRIBUTES = (
 )
 
 
-@contextlib.contextmanager
-def small_torch_threads(device: Any) -> Iterator[None]:
-    """Run the block on one thread (see :mod:`musicnn.runtime`) unless ``device`` is a GPU."""
-    from musicnn.runtime import single_thread
+def check_fitted_with_labels(estimator: Any, without: str) -> None:
+    """Raise NotFittedError unless ``estimator`` was fitted with labels (it has ``classes_``).
 
-    if getattr(device, "type", str(device)) != "cpu":
-        yield
-        return
-    with single_thread():
-        yield
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        A model that learns without labels and predicts labels once fitted with them.
+    without : str
+        What works without labels, named in the message (``"transform(X) works"``).
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    if not hasattr(estimator, "classes_"):
+        raise NotFittedError(
+            f"this {type(estimator).__name__} was fitted without labels, so it cannot predict "
+            f"labels; call fit(X, y) first ({without} without labels)"
+        )
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -116,8 +140,6 @@ def fit_softmax(
     """
     from scipy.optimize import minimize
 
-    from musicnn.runtime import single_thread
-
     n, p = Z.shape
     D = np.zeros((n, n_classes))
     D[np.arange(n), y_idx] = 1.0
@@ -148,12 +170,20 @@ def fit_softmax(
 class FeatureLearner(ClassifierMixin, TransformerMixin, ArrayStateMixin, BaseEstimator):
     """Base of the feature learners: unsupervised features, then an optional readout.
 
-    Subclasses store their hyper-parameters (including ``readout``, ``readout_alpha``,
-    ``readout_max_iter``) and implement :meth:`_check_params`, :meth:`_learn` (set the
-    learned feature state from validated float64 ``X``) and :meth:`_features` (the
-    learned features of validated ``X``).
+    Subclasses store their hyper-parameters (including ``lr``, ``batch_size``,
+    ``max_epochs``, ``tol``, ``seed``, ``device``, ``progress``, ``readout``,
+    ``readout_alpha``, ``readout_max_iter``) and implement :meth:`_check_params` (their
+    own parameters), :meth:`_learn` (set the learned feature state from validated float64
+    ``X``) and :meth:`_features` (the learned features of validated ``X``).
     """
 
+    lr: float
+    batch_size: int
+    max_epochs: int
+    tol: float
+    seed: int
+    device: str
+    progress: bool
     readout: str
     readout_alpha: float
     readout_max_iter: int
@@ -168,30 +198,47 @@ class FeatureLearner(ClassifierMixin, TransformerMixin, ArrayStateMixin, BaseEst
     def _features(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    # ------------------------------------------------------------------ helpers
-    def _check_readout_params(self) -> None:
+    # ------------------------------------------------------------------ training helpers
+    def _check_shared_params(self) -> None:
+        """Check the hyper-parameters every feature learner has."""
+        check_float("lr", self.lr, low=0.0, low_inclusive=False)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_int("max_epochs", self.max_epochs, minimum=1)
+        check_float("tol", self.tol, low=0.0)
+        check_int("seed", self.seed, minimum=0)
+        check_bool("progress", self.progress)
         check_choice("readout", self.readout, tuple(READOUTS))
         check_float("readout_alpha", self.readout_alpha, low=0.0)
         check_int("readout_max_iter", self.readout_max_iter, minimum=1)
 
-    def _validate(self, X: Any, y: Any = "no_validation", *, reset: bool) -> Any:
-        from sklearn.utils.validation import validate_data
+    @contextmanager
+    def _training(self, label: str) -> Iterator[tuple[Any, Any, Any]]:
+        """``(device, generator, bar)`` of a fit: the torch device, a CPU generator seeded
+        with ``seed`` and a progress bar over ``max_epochs``; on the CPU the block runs on
+        one thread (small products repeated many times)."""
+        import torch
 
-        try:
-            return validate_data(self, X, y, reset=reset, dtype=np.float64)
-        except DataError:
-            raise
-        except ValueError as err:
-            raise DataError(str(err)) from err
+        device = resolve_device(self.device)
+        generator = torch.Generator().manual_seed(int(self.seed))
+        with progress_bar(int(self.max_epochs), label, "epoch", bool(self.progress)) as bar, single_thread(device):
+            yield device, generator, bar
 
+    def _minibatches(self, X: Any, generator: Any) -> Iterator[Any]:
+        """One epoch: the rows of tensor ``X`` in ``batch_size`` blocks, in a new random order."""
+        import torch
+
+        order = torch.randperm(X.shape[0], generator=generator).to(X.device)
+        B = int(self.batch_size)
+        for start in range(0, X.shape[0], B):
+            yield X[order[start : start + B]]
+
+    # ------------------------------------------------------------------ readout
     def _fit_readout(self, Z: np.ndarray, y: np.ndarray) -> None:
         from sklearn.exceptions import ConvergenceWarning
 
         classes, y_idx = class_targets(self, y, hint="call fit(X) to learn features without labels")
-        mean = Z.mean(axis=0)
-        scale = Z.std(axis=0)
-        scale[scale < 1e-12] = 1.0
-        Zs = (Z - mean) / scale
+        mean, scale = fit_standardiser(Z)
+        Zs = standardise(Z, mean, scale)
         self.classes_ = classes
         self.feature_mean_, self.feature_scale_ = mean, scale
         if self.readout == "centroid":
@@ -211,19 +258,8 @@ class FeatureLearner(ClassifierMixin, TransformerMixin, ArrayStateMixin, BaseEst
                 stacklevel=3,
             )
 
-    def _check_readout(self) -> None:
-        from sklearn.exceptions import NotFittedError
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self)
-        if not hasattr(self, "classes_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} was fitted without labels, so it has no readout to "
-                "predict with; call fit(X, y) first (transform works without labels)"
-            )
-
     def _logits(self, X: np.ndarray) -> np.ndarray:
-        Zs = (self._features(X) - self.feature_mean_) / self.feature_scale_
+        Zs = standardise(self._features(X), self.feature_mean_, self.feature_scale_)
         if self.readout == "centroid":
             d2 = ((Zs[:, None, :] - self.readout_centroids_[None, :, :]) ** 2).sum(axis=-1)
             return -0.5 * d2
@@ -245,14 +281,14 @@ class FeatureLearner(ClassifierMixin, TransformerMixin, ArrayStateMixin, BaseEst
         -------
         self
         """
+        self._check_shared_params()
         self._check_params()
-        self._check_readout_params()
         for name in _READOUT_ATTRIBUTES:
             self.__dict__.pop(name, None)
         if y is None:
-            X = self._validate(X, reset=True)
+            X = validate_arrays(self, X, reset=True)
         else:
-            X, y = self._validate(X, y, reset=True)
+            X, y = validate_arrays(self, X, y, reset=True)
         if X.shape[0] < 2:
             raise DataError(
                 f"{type(self).__name__} needs at least 2 samples to learn features; got "
@@ -268,15 +304,15 @@ class FeatureLearner(ClassifierMixin, TransformerMixin, ArrayStateMixin, BaseEst
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self)
-        return self._features(self._validate(X, reset=False))
+        return self._features(validate_arrays(self, X, reset=False))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities from the readout, shape (n_samples, n_classes), ``classes_`` order."""
-        self._check_readout()
-        return softmax(self._logits(self._validate(X, reset=False)))
+        check_fitted_with_labels(self, "transform(X) works")
+        return softmax(self._logits(validate_arrays(self, X, reset=False)))
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class label of each example, shape (n_samples,)."""
-        self._check_readout()
-        return self.classes_[np.argmax(self._logits(self._validate(X, reset=False)), axis=1)]
+        check_fitted_with_labels(self, "transform(X) works")
+        return self.classes_[np.argmax(self._logits(validate_arrays(self, X, reset=False)), axis=1)]
 
