@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import random
 import subprocess
 import sys
 import warnings
@@ -19,14 +21,10 @@ from musicnn.modelfile import load_model, read_metadata, save_model
 from musicnn.models import REGISTRY, available_models, family_of, get_estimator_class
 from musicnn.models.deep.cnn import SpectrogramCNN
 from musicnn.models.deep.mlp import MLPClassifier
-from musicnn.training.loop import (
-    TrainConfig,
-    TrainHistory,
-    resolve_device,
-    seed_everything,
-    train_classifier,
-    validation_split,
-)
+from musicnn.checks import resolve_device
+from musicnn.training.batches import validation_split
+from musicnn.training.config import TrainConfig, TrainHistory
+from musicnn.training.loop import train_classifier
 
 # Short trainings hit max_epochs on purpose; the warning has a test of its own.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -250,11 +248,58 @@ def test_cuda_unavailable_is_a_config_error(blobs):
         MLPClassifier(**dict(FAST_MLP, device="cuda:0")).fit(*blobs[:2])
 
 
-def test_seed_everything_reproduces_init():
-    seed_everything(3)
-    a = torch.nn.Linear(4, 2).weight.detach().clone()
-    seed_everything(3)
-    assert torch.equal(a, torch.nn.Linear(4, 2).weight)
+def test_initial_weights_come_from_the_seed_alone():
+    est = MLPClassifier(hidden_layer_sizes=(4,), seed=3)
+    before = torch.get_rng_state()
+    a = est._initial_module((6,), 2).state_dict()
+    assert torch.equal(torch.get_rng_state(), before)  # the caller's stream did not move
+    torch.rand(5)  # the caller's stream moves on; the seed's does not
+    b = est._initial_module((6,), 2).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    c = MLPClassifier(hidden_layer_sizes=(4,), seed=4)._initial_module((6,), 2).state_dict()
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def _global_streams():
+    return random.getstate(), np.random.get_state(), torch.get_rng_state()
+
+
+def _assert_same_streams(before, after):
+    assert after[0] == before[0]
+    for x, y in zip(before[1], after[1]):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    assert torch.equal(after[2], before[2])
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLPClassifier(hidden_layer_sizes=(16,), dropout=0.5, max_epochs=3, augment="mixup", progress=False),
+    lambda: MLPClassifier(backend="reference", hidden_layer_sizes=(16,), dropout=0.5, max_epochs=3, progress=False),
+    lambda: SpectrogramCNN(channels=(4,), max_epochs=2, batch_size=16, augment="specaugment,crop,mixup",
+                           progress=False),
+], ids=["mlp", "mlp-reference", "cnn"])
+def test_fit_leaves_the_callers_random_streams_alone(make, blobs, spectro, tmp_path):
+    (Xs, ys), _ = spectro
+    X, y = (Xs[:40], ys[:40]) if isinstance(make(), SpectrogramCNN) else blobs[:2]
+    before = _global_streams()
+    first = make().fit(X, y)
+    _assert_same_streams(before, _global_streams())
+    # and the result does not depend on them: other global streams, the same weights
+    saved = _global_streams()
+    try:
+        random.seed(123)
+        np.random.seed(123)
+        torch.manual_seed(123)
+        second = make().fit(X, y)
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        torch.set_rng_state(saved[2])
+    a, b = first.module_.state_dict(), second.module_.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert first.history_.train_loss == second.history_.train_loss
+    before = _global_streams()
+    load_model(save_model(tmp_path / "m.safetensors", first))  # loading rebuilds the network: seeded too
+    _assert_same_streams(before, _global_streams())
 
 
 # --------------------------------------------------------------------------- bad input
@@ -454,3 +499,82 @@ def test_mlp_passes_check_estimator():
         )
     failed = {r["check_name"]: repr(r["exception"]) for r in results if r["status"] == "failed"}
     assert not failed
+
+
+# --------------------------------------------------------------------------- shared training parameters
+def _torch_families() -> list[type]:
+    from musicnn.models.deep.base import TorchClassifier
+
+    classes = {get_estimator_class(name) for name in REGISTRY}
+    return sorted((c for c in classes if issubclass(c, TorchClassifier)), key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("cls", _torch_families(), ids=lambda c: c.__name__)
+def test_torch_estimators_take_the_loops_training_parameters(cls):
+    """Every torch estimator's signature ends with TrainConfig's fields: same names, order,
+    types and defaults (but those the family changes, in ``_shared_defaults``)."""
+    from dataclasses import fields
+
+    from musicnn.models.deep.base import TorchClassifier
+
+    config = fields(TrainConfig)
+    params = list(inspect.signature(cls).parameters.values())
+    shared = params[-len(config):]
+    assert [p.name for p in shared] == [f.name for f in config]
+    assert not {p.name for p in params[: -len(config)]} & {f.name for f in config}
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params)
+    base = inspect.signature(TorchClassifier).parameters
+    for p, f in zip(shared, config):
+        assert p.default == cls._shared_defaults.get(f.name, f.default), f.name
+        # one type per parameter for every family (widened to None where a family defaults to None)
+        assert p.annotation in (base[f.name].annotation, f"{base[f.name].annotation} | None"), f.name
+        alternatives = {t.strip() for t in base[f.name].annotation.split("|")}
+        assert {t.strip() for t in str(f.type).split("|")} <= alternatives, f.name  # the config's values pass
+    # every parameter is a get_params key and is documented (a line of the Parameters section names it)
+    est = cls()
+    assert set(est.get_params()) == {p.name for p in params}
+    doc = (cls.__doc__ or "").split("Attributes\n")[0].split("Notes\n")[0]
+    documented = {name.strip() for line in doc.splitlines() if line.startswith("    ") and not line.startswith("     ")
+                  for name in line.split(":")[0].split(",")}
+    assert {p.name for p in params} <= documented
+    est._train_config().validate()  # the defaults make valid loop settings
+
+
+def test_shared_parameters_follow_sklearn_conventions():
+    import pydoc
+
+    cnn = SpectrogramCNN(channels=(8,), batch_size=32, lr=0.01)
+    assert repr(cnn) == "SpectrogramCNN(channels=(8,), lr=0.01)"  # batch_size=32 is its default
+    assert repr(SpectrogramCNN(batch_size=64)) == "SpectrogramCNN(batch_size=64)"
+    twin = clone(cnn)
+    assert twin.get_params() == cnn.get_params() and twin is not cnn
+    assert twin.set_params(patience=3).patience == 3 and cnn.patience == 10
+    assert MLPClassifier().get_params()["lr"] is None
+    page = pydoc.render_doc(SpectrogramCNN, renderer=pydoc.plaintext)
+    assert "channels: 'tuple[int, ...]' = (16, 32, 64, 128)" in page and "batch_size: 'int' = 32" in page
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epochs'"):
+        SpectrogramCNN(epochs=3)
+    with pytest.raises(TypeError, match="positional"):
+        SpectrogramCNN((8,))
+
+
+def test_a_family_declares_only_its_own_parameters():
+    from musicnn.models.deep.base import TorchClassifier
+    from musicnn.models.deep.params import store_params
+
+    with pytest.raises(TypeError, match="declares the shared parameter.*batch_size"):
+        class Redeclared(TorchClassifier):  # noqa: F841
+            def __init__(self, *, width: int = 3, batch_size: int = 8, **shared):
+                store_params(self, locals())
+
+    class SmallBatches(SpectrogramCNN):
+        """A SpectrogramCNN trained on batches of 8 (and nothing else of its own)."""
+
+        _shared_defaults = {**SpectrogramCNN._shared_defaults, "batch_size": 8}
+
+    assert SmallBatches().batch_size == 8 and SmallBatches().channels == (16, 32, 64, 128)
+    assert inspect.signature(SmallBatches).parameters["batch_size"].default == 8
+    assert repr(SmallBatches(batch_size=8, kernel_size=5)) == "SmallBatches(kernel_size=5)"
+    with pytest.raises(TypeError, match="names no shared parameter: epochs"):
+        class Misnamed(TorchClassifier):  # noqa: F841
+            _shared_defaults = {"epochs": 3}

@@ -16,7 +16,7 @@ from musicnn.errors import ConfigError
 from musicnn.modelfile import load_model, save_model
 from musicnn.models import estimator_for, family_of, get_estimator_class
 from musicnn.models.deep.crnn import CRNN, pooled_size
-from musicnn.models.deep.rnn import RecurrentEncoder, RNNClassifier, chunk_bounds, elman_bptt
+from musicnn.models.deep.rnn import RecurrentEncoder, RecurrentSpec, RNNClassifier, chunk_bounds, elman_bptt
 
 # Short trainings hit max_epochs on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -196,7 +196,8 @@ def test_hand_written_bptt_matches_autograd(bptt_steps):
     x = torch.randn(3, 10, 4, generator=gen, dtype=torch.float64, requires_grad=True)
     upstream = torch.randn(3, 10, 5, generator=gen, dtype=torch.float64)  # ∂L/∂h_t, explicit
     torch.manual_seed(0)
-    enc = RecurrentEncoder(4, "elman", 5, 1, False, "mean", 0.0, bptt_steps).double().train()
+    spec = RecurrentSpec("elman", hidden_size=5, num_layers=1, pooling="mean", bptt_steps=bptt_steps, dropout=0.0)
+    enc = RecurrentEncoder(4, spec).double().train()
     (enc.states(x) * upstream).sum().backward()
     rnn = enc.layers[0][0]
     p = {n: v.detach().numpy() for n, v in rnn.named_parameters()}
@@ -294,6 +295,25 @@ def test_same_seed_same_weights():
     a, b = (RNNClassifier(**dict(TINY, max_epochs=2, cell="lstm", seed=3)).fit(X, y) for _ in range(2))
     sa, sb = a.module_.state_dict(), b.module_.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("cls", [RNNClassifier, CRNN], ids=lambda c: c.__name__)
+def test_recurrent_parameters_are_declared_once(cls):
+    """RNN and CRNN take RecurrentSpec's fields, just before the training ones, with its types."""
+    import inspect
+    from dataclasses import fields
+
+    from musicnn.training.config import TrainConfig
+
+    n_train, spec = len(fields(TrainConfig)), fields(RecurrentSpec)
+    params = list(inspect.signature(cls).parameters.values())[-(len(spec) + n_train):-n_train]
+    assert [p.name for p in params] == [f.name for f in spec]
+    for p, f in zip(params, spec):
+        assert p.annotation == str(f.type) and p.default == cls._shared_defaults.get(f.name, f.default)
+    assert CRNN().cell == "gru" and RNNClassifier().cell == "elman"
+    assert RNNClassifier(hidden_size=np.int64(8))._recurrent_spec() == RecurrentSpec(hidden_size=8)
+    with pytest.raises(ConfigError, match="bptt_steps=0"):
+        CRNN(bptt_steps=0)._recurrent_spec()
 
 
 def test_clone_and_get_params():

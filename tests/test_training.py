@@ -21,6 +21,7 @@ from musicnn.models.deep.mlp import MLPClassifier
 from musicnn.pipeline import load_features
 from musicnn.data import Collection
 from musicnn.training import loop as training
+from musicnn.training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +131,29 @@ def test_checkpoint_holds_no_pickle(mfcc_set, tmp_path):
         assert any(k.startswith("s.optimiser") for k in f.keys())
 
 
+# -- early stopping -------------------------------------------------------------------
+
+def test_one_early_stopping_rule_for_both_trainers():
+    from musicnn.models.deep import backprop
+    from musicnn.training.early_stopping import EarlyStopping, monitored
+
+    assert training.EarlyStopping is EarlyStopping and backprop.EarlyStopping is EarlyStopping
+    assert monitored("val_accuracy", 0.9, 0.5, 0.8) == (-0.8, 0.5)
+    assert monitored("val_loss", 0.9, 0.5, 0.8) == (0.5,) and monitored("val_accuracy", 0.9) == (0.9,)
+    stopper, snapshots = EarlyStopping(patience=2), iter(range(10))
+    assert stopper.update((-0.8, 0.5), 1, lambda: next(snapshots))
+    assert stopper.update((-0.8, 0.4), 2, lambda: next(snapshots))  # same accuracy, lower loss
+    assert not stopper.update((-0.8 - 1e-8, 0.6), 3, lambda: next(snapshots))  # within the tolerance: a tie
+    assert not stopper.should_stop
+    assert not stopper.update((-0.7, 0.1), 4, lambda: next(snapshots))
+    assert stopper.should_stop and stopper.best_epoch == 2
+    again = EarlyStopping(patience=2)
+    again.load_state(stopper.state())  # what a checkpoint keeps
+    kept = []
+    again.restore(kept.append)
+    assert kept == [1] and again.best == (-0.8, 0.4) and again.should_stop
+
+
 # -- schedules, class weights, clipping ---------------------------------------------
 
 def test_lr_schedules(mfcc_set):
@@ -150,7 +174,7 @@ def test_lr_schedules(mfcc_set):
 def test_plateau_schedule_halves_the_rate_when_stalled():
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.Adam([param], lr=1e-3)
-    sched = training.make_scheduler(opt, training.TrainConfig(lr_schedule="plateau", patience=6))
+    sched = training.make_scheduler(opt, TrainConfig(lr_schedule="plateau", patience=6))
     lrs = []
     for value in (1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9):  # improves once, then stalls
         sched.step(value)

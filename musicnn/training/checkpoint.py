@@ -8,6 +8,10 @@ fingerprint) as JSON in the file's metadata.  Reading it never unpickles.
 Nested state dicts (an optimiser's ``{"state": {0: {"exp_avg": tensor, "step": ...}}}``)
 are flattened: each tensor is stored under its dotted path, the rest stays in JSON with
 the tensors replaced by ``{"__tensor__": "<path>"}``.
+
+:func:`save_training_state` and :func:`load_training_state` write and read the state of a
+run of :func:`musicnn.training.loop.train_classifier`: network, optimiser, schedule,
+early stopping and history, under the run's fingerprint.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 from musicnn.atomic import atomic_path
 from musicnn.errors import ConfigError
 
-__all__ = ["load_checkpoint", "save_checkpoint"]
+__all__ = ["load_checkpoint", "load_training_state", "save_checkpoint", "save_training_state"]
 
 _META_KEY = "musicnn_checkpoint"
 _FORMAT = 1
@@ -105,3 +109,53 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if document.get("format") != _FORMAT:
         raise ConfigError(f"{path}: checkpoint format {document.get('format')!r} is not supported")
     return _unflatten(document["state"], tensors)
+
+
+def save_training_state(path: str | os.PathLike, digest: str, epoch: int, module: Any, optimiser: Any,
+                        scheduler: Any, stopper: Any, history: Any, *, finished: bool = False) -> Path:
+    """Write the state of a training run after ``epoch`` (everything resume needs).
+
+    Parameters
+    ----------
+    path : path
+        The checkpoint file.
+    digest : str
+        The run's fingerprint (:func:`musicnn.training.loop.fingerprint`); a resume checks it.
+    epoch : int
+        The last finished epoch.
+    module, optimiser, scheduler
+        The network, its optimiser and its learning-rate schedule (None for a constant rate).
+    stopper : musicnn.training.early_stopping.EarlyStopping
+    history : musicnn.training.config.TrainHistory
+    finished : bool
+        The run is over: a resume returns its model at once.
+    """
+    return save_checkpoint(path, {
+        "fingerprint": digest,
+        "epoch": epoch,
+        "finished": finished,
+        "seconds": history.seconds,
+        "module": module.state_dict(),
+        "optimiser": optimiser.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "stopper": stopper.state(),
+        "history": history.to_dict(),
+    })
+
+
+def load_training_state(path: str | os.PathLike, digest: str) -> dict[str, Any]:
+    """Read what :func:`save_training_state` wrote, refusing a checkpoint of another run.
+
+    Raises
+    ------
+    ConfigError
+        When the file is no checkpoint, or its fingerprint is not ``digest`` (other
+        settings, data or network).
+    """
+    state = load_checkpoint(path)
+    if state.get("fingerprint") != digest:
+        raise ConfigError(
+            f"{path}: this checkpoint was written by another training run (other settings, data "
+            "or network); delete it, or rerun with the settings it was written with"
+        )
+    return state

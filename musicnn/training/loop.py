@@ -3,237 +3,46 @@
 Every torch-backed estimator hands its network and its (already standardised) arrays to
 :func:`train_classifier`, so batching, validation split, early stopping, progress,
 seeding and device choice live in one place.  The loop is written as small steps
-(:func:`validation_split`, :func:`train_one_epoch`, :func:`evaluate`,
-:class:`EarlyStopping`) so that checkpoints, learning-rate schedules, augmentation and
-distributed training can be added around them without rewriting it.
+(:func:`train_one_epoch`, :func:`evaluate`, :func:`make_scheduler`) around the torch-free
+pieces it shares with the numpy reference back-propagation: the settings and history
+(:mod:`.config`), the data cuts (:mod:`.batches`) and the stopping rule
+(:mod:`.early_stopping`); checkpoints (:mod:`.checkpoint`), augmentation (:mod:`.augment`)
+and distributed training (:mod:`.distributed`) plug into it.
+
+Random state is local: every epoch draws its batch order and augmentations from
+generators seeded by :func:`~musicnn.training.batches.epoch_seed`, and its dropout masks
+from torch's global generator forked for the epoch (:func:`musicnn.runtime.torch_seeded`),
+so training neither depends on nor changes the caller's random streams.
 
 Nothing here is imported by ``import musicnn``; torch is imported inside the functions.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import random
 import time
-import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from musicnn.checks import check_float, check_int, resolve_device  # noqa: F401  (re-exported)
+from musicnn.checks import resolve_device
 from musicnn.errors import ConfigError, DataError
+from musicnn.runtime import torch_seeded
+from musicnn.training.batches import batch_bounds, class_weights, epoch_seed, validation_split
+from musicnn.training.config import LR_SCHEDULES, TrainConfig, TrainHistory
+from musicnn.training.early_stopping import EarlyStopping, check_finite_loss, monitored, warn_if_not_stopped
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
 
 __all__ = [
-    "EarlyStopping",
-    "class_weights",
-    "epoch_seed",
-    "fingerprint",
-    "batch_bounds",
-    "make_scheduler",
-    "TrainConfig",
-    "TrainHistory",
     "evaluate",
-    "resolve_device",
-    "seed_everything",
+    "fingerprint",
+    "make_scheduler",
     "train_classifier",
     "train_one_epoch",
-    "validation_split",
 ]
-
-#: What early stopping can watch on the validation set.
-MONITORS = ("val_accuracy", "val_loss")
-
-#: Learning-rate schedules (see :func:`make_scheduler`).
-LR_SCHEDULES = ("constant", "step", "cosine", "plateau")
-
-# A monitored loss must fall by more than this fraction of its best value to count as
-# an improvement; guards early stopping against float noise on a plateau.
-_REL_MIN_DELTA = 1e-6
-
-
-@dataclass
-class TrainConfig:
-    """Settings of one training run.
-
-    Parameters
-    ----------
-    batch_size : int
-        Examples per mini-batch.
-    max_epochs : int
-        Upper bound on passes over the training data.
-    lr : float
-        Adam learning rate.
-    weight_decay : float
-        L2 penalty handed to Adam.
-    patience : int
-        Epochs without improvement of the monitored quantity before training stops.
-    monitor : str
-        What early stopping watches on the validation set: ``"val_accuracy"`` (ties broken
-        by the lower validation loss) or ``"val_loss"``.  Accuracy is the default: on
-        held-out groups (unseen instruments) the loss of an over-confident network rises
-        long before its accuracy stops improving.
-    validation_fraction : float
-        Share of the training data held out for early stopping when no validation set
-        is given; 0 disables validation (early stopping then watches the training loss).
-    seed : int
-        Seed of the validation split, the batch order and the dropout masks.
-    device : str
-        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
-    progress : bool
-        Show a progress bar over epochs (only on a terminal).
-    lr_schedule : str
-        Learning-rate schedule over epochs, one of :data:`LR_SCHEDULES`: ``"constant"``,
-        ``"step"``, ``"cosine"`` or ``"plateau"``; see :func:`make_scheduler`.
-    class_weight : None, "balanced" or list of float
-        ``None`` (every example counts the same), ``"balanced"`` (the loss of each
-        class is weighted by ``n / (n_classes * n_c)``, for unbalanced data) or one
-        weight per class index.
-    clip_grad_norm : float or None
-        Clip the global gradient norm to this value before each step (RNNs); None: no
-        clipping.
-    augment : str or None
-        Spectrogram augmentations applied to training batches, comma-separated, each
-        optionally ``name=value``: ``specaugment`` (time and frequency masks),
-        ``crop`` (random crop of the frames), ``mixup`` (mixup of examples and labels);
-        see :func:`musicnn.training.augment.parse_augment`.
-    """
-
-    batch_size: int = 64
-    max_epochs: int = 100
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    patience: int = 10
-    validation_fraction: float = 0.15
-    seed: int = 0
-    device: str = "cpu"
-    progress: bool = True
-    monitor: str = "val_accuracy"
-    lr_schedule: str = "constant"
-    class_weight: str | list[float] | None = None
-    clip_grad_norm: float | None = None
-    augment: str | None = None
-
-    def validate(self) -> None:
-        """Raise :class:`~musicnn.errors.ConfigError` naming the first invalid value."""
-        check_int("batch_size", self.batch_size, minimum=1)
-        check_int("max_epochs", self.max_epochs, minimum=1)
-        check_int("patience", self.patience, minimum=1)
-        check_int("seed", self.seed, minimum=0)
-        check_float("lr", self.lr, low=0.0, low_inclusive=False)
-        check_float("weight_decay", self.weight_decay, low=0.0)
-        check_float("validation_fraction", self.validation_fraction, low=0.0, high=1.0)
-        if self.monitor not in MONITORS:
-            raise ConfigError(f"monitor={self.monitor!r} is not valid; choose one of {', '.join(MONITORS)}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(
-                f"lr_schedule={self.lr_schedule!r} is not valid; choose one of {', '.join(LR_SCHEDULES)}"
-            )
-        if not (self.class_weight in (None, "balanced") or isinstance(self.class_weight, (list, tuple))):
-            raise ConfigError(
-                f"class_weight={self.class_weight!r} must be None, 'balanced' or one weight per class"
-            )
-        if self.clip_grad_norm is not None:
-            check_float("clip_grad_norm", self.clip_grad_norm, low=0.0, low_inclusive=False)
-        from musicnn.training.augment import parse_augment
-
-        parse_augment(self.augment)
-        if not isinstance(self.device, str):
-            raise ConfigError(f"device={self.device!r} must be a string such as 'cpu' or 'cuda'")
-
-
-@dataclass
-class TrainHistory:
-    """What happened during one training run.
-
-    Epoch numbers count from 1: ``train_loss[best_epoch - 1]`` is the loss of the
-    epoch whose weights were kept.  ``val_loss`` and ``val_accuracy`` are empty when
-    the run had no validation set; ``monitor`` says which loss early stopping watched.
-    ``train_accuracy`` is measured on the training batches as seen (augmented, in
-    training mode); ``lr`` is the learning rate of each epoch.
-    """
-
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    train_accuracy: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    best_epoch: int = 0
-    n_epochs: int = 0
-    stopped_early: bool = False
-    seconds: float = 0.0
-    monitor: str = "val_loss"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the history as a JSON-able dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainHistory:
-        """Rebuild a history from :meth:`to_dict` output (unknown keys are ignored)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's global generators (CPU and CUDA).
-
-    Call it before building a network so that its initial weights are reproducible.
-    """
-    import torch
-
-    check_int("seed", seed, minimum=0)
-    random.seed(int(seed))
-    np.random.seed(int(seed) % 2**32)
-    torch.manual_seed(int(seed))  # also seeds every CUDA device
-
-
-def validation_split(
-    y: np.ndarray, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split indices into training and validation parts.
-
-    Stratified by ``y`` when every class has at least two members and both parts can
-    hold every class; otherwise a plain seeded random split.  At least two examples
-    stay in the training part.
-
-    Parameters
-    ----------
-    y : np.ndarray, shape (n,)
-        Class indices.
-    fraction : float
-        Share of examples held out, in [0, 1).  0 (or fewer than 3 examples) gives an
-        empty validation part.
-    seed : int
-        Seed of the split.
-
-    Returns
-    -------
-    train_idx, val_idx : np.ndarray of int64, sorted
-    """
-    n = len(y)
-    if fraction <= 0 or n < 3:
-        return np.arange(n, dtype=np.int64), np.empty(0, dtype=np.int64)
-    # keep at least two training examples (batch norm cannot train on a single one)
-    n_val = min(max(1, int(math.ceil(fraction * n))), n - 2)
-    _, counts = np.unique(y, return_counts=True)
-    n_classes = len(counts)
-    if counts.min() >= 2 and n_val >= n_classes and n - n_val >= n_classes:
-        from sklearn.model_selection import StratifiedShuffleSplit
-
-        splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
-        try:
-            train_idx, val_idx = next(splitter.split(np.zeros(n), y))
-        except ValueError:  # pragma: no cover - guarded by the checks above
-            pass
-        else:
-            return np.sort(train_idx).astype(np.int64), np.sort(val_idx).astype(np.int64)
-    order = np.random.default_rng(seed).permutation(n)
-    return np.sort(order[n_val:]).astype(np.int64), np.sort(order[:n_val]).astype(np.int64)
 
 
 def _as_arrays(X: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -252,97 +61,18 @@ def _as_arrays(X: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     return X, y.astype(np.int64)
 
 
-class EarlyStopping:
-    """Track the best value of a monitored quantity and keep a copy of the best weights.
+def _cuda_devices(device: torch.device) -> list[int]:
+    """The CUDA generators a step on ``device`` draws from (none on the CPU)."""
+    if device.type != "cuda":
+        return []
+    import torch
 
-    Values are compared lower-is-better; a tuple compares its first element (with a small
-    relative tolerance) and breaks ties with the following ones.
-
-    Parameters
-    ----------
-    patience : int
-        Epochs without improvement after which :attr:`should_stop` turns true.
-    """
-
-    def __init__(self, patience: int) -> None:
-        self.patience = patience
-        self.best: tuple[float, ...] | None = None
-        self.best_epoch = 0
-        self.bad_epochs = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-
-    def _improves(self, key: tuple[float, ...]) -> bool:
-        if self.best is None:
-            return True
-        tol = _REL_MIN_DELTA * max(1.0, abs(self.best[0]))
-        if key[0] < self.best[0] - tol:
-            return True
-        return abs(key[0] - self.best[0]) <= tol and key[1:] < self.best[1:]
-
-    def update(self, value: float | tuple[float, ...], epoch: int, module: torch.nn.Module) -> bool:
-        """Record an epoch's value; return True if it improved on the best so far."""
-        key = tuple(value) if isinstance(value, tuple) else (value,)
-        if self._improves(key):
-            self.best, self.best_epoch, self.bad_epochs = key, epoch, 0
-            self.best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-            return True
-        self.bad_epochs += 1
-        return False
-
-    def state(self) -> dict[str, Any]:
-        """The tracker's state, for a checkpoint."""
-        return {"best": None if self.best is None else list(self.best), "best_epoch": self.best_epoch,
-                "bad_epochs": self.bad_epochs, "best_state": self.best_state}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state`."""
-        self.best = None if state["best"] is None else tuple(float(v) for v in state["best"])
-        self.best_epoch, self.bad_epochs = int(state["best_epoch"]), int(state["bad_epochs"])
-        self.best_state = state["best_state"]
-
-    @property
-    def should_stop(self) -> bool:
-        """True once ``patience`` epochs in a row brought no improvement."""
-        return self.bad_epochs >= self.patience
-
-    def restore(self, module: torch.nn.Module) -> None:
-        """Load the best weights seen back into ``module``."""
-        if self.best_state is not None:
-            module.load_state_dict(self.best_state)
+    return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
-def class_weights(y: np.ndarray, n_classes: int, class_weight: Any) -> np.ndarray | None:
-    """Per-class loss weights.
-
-    Parameters
-    ----------
-    y : np.ndarray of int, shape (n,)
-        Training class indices.
-    n_classes : int
-    class_weight : None, "balanced" or sequence of float
-        ``"balanced"``: ``n / (n_classes * n_c)`` (classes absent from ``y`` get 1);
-        a sequence gives one weight per class index.
-
-    Returns
-    -------
-    np.ndarray of float32, shape (n_classes,), or None for no weighting
-    """
-    if class_weight is None:
-        return None
-    if isinstance(class_weight, str):
-        if class_weight != "balanced":
-            raise ConfigError(f"class_weight={class_weight!r} must be None, 'balanced' or one weight per class")
-        counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-        w = np.ones(n_classes)
-        present = counts > 0
-        w[present] = len(y) / (present.sum() * counts[present])
-        return w.astype(np.float32)
-    w = np.asarray(class_weight, dtype=np.float64)
-    if w.shape != (n_classes,) or not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ConfigError(
-            f"class_weight must hold {n_classes} finite non-negative weights, one per class; got {class_weight!r}"
-        )
-    return w.astype(np.float32)
+def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the module's weights (for the best epoch)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
 def make_scheduler(optimiser: torch.optim.Optimizer, config: TrainConfig) -> Any:
@@ -367,24 +97,6 @@ def make_scheduler(optimiser: torch.optim.Optimizer, config: TrainConfig) -> Any
     raise ConfigError(f"lr_schedule={name!r} is not valid; choose one of {', '.join(LR_SCHEDULES)}")
 
 
-def epoch_seed(seed: int, epoch: int) -> int:
-    """The seed of one epoch's random draws (batch order, augmentation, dropout).
-
-    Every epoch reseeds from ``(seed, epoch)``, so a run resumed at epoch ``e`` draws
-    exactly what the uninterrupted run drew.
-    """
-    return (int(seed) * 1_000_003 + int(epoch) * 7_919) % (2**62)
-
-
-def batch_bounds(n: int, batch_size: int) -> list[int]:
-    """Start indices of the mini-batches of ``n`` examples, then ``n``; a trailing batch of
-    one example joins the previous one (batch norm needs two)."""
-    bounds = list(range(0, n, batch_size)) + [n]
-    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
-        del bounds[-2]  # fold a trailing single example into the previous batch
-    return bounds
-
-
 def train_one_epoch(
     module: torch.nn.Module,
     optimiser: torch.optim.Optimizer,
@@ -402,8 +114,10 @@ def train_one_epoch(
     """Run one pass of shuffled mini-batches; return (mean training loss, accuracy).
 
     ``X`` and ``y`` stay on the CPU; each batch is augmented there and moved to
-    ``device``.  The batch order comes from ``seed`` alone.  A trailing batch of one
-    example joins the previous batch (batch norm needs two).
+    ``device``.  The batch order comes from ``seed`` alone; augmentations and dropout
+    masks from ``seed`` and the process's rank, through generators of their own (torch's
+    global generator, which dropout uses, is forked for the epoch and left as it was).  A
+    trailing batch of one example joins the previous batch (batch norm needs two).
 
     The loss of a batch is ``Σ_i w_{y_i} CE_i / Σ_i w_{y_i}`` over the batch (``w = 1``
     without class weights).  In a distributed run (``dist.world_size > 1``) every process
@@ -420,7 +134,6 @@ def train_one_epoch(
     rank, world = (dist.rank, dist.world_size) if dist is not None else (0, 1)
     augment = augment or {}
     module.train()
-    torch.manual_seed(seed + rank)  # dropout masks
     order_gen = torch.Generator().manual_seed(seed)
     aug_gen = torch.Generator().manual_seed(seed + 1 + rank)
     rng = np.random.default_rng([seed, rank])
@@ -433,35 +146,37 @@ def train_one_epoch(
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct_sum = torch.zeros((), dtype=torch.float64, device=device)
     weight_sum = 0.0
-    for start, stop in zip(bounds[:-1], bounds[1:]):
-        global_idx = order[start:stop]
-        denom = float(w_cpu[y[global_idx]].sum()) if w_cpu is not None else float(len(global_idx))
-        idx = global_idx[rank::world]
-        xb, yb = X[idx], y[idx]
-        if augment:
-            xb = augment_batch(xb, augment, aug_gen)
-        perm, lam = None, 1.0
-        if "mixup" in augment and len(xb) > 1:
-            xb, perm, lam = mixup_batch(xb, augment["mixup"], rng, aug_gen)
-        xb = xb.to(device, non_blocking=True)
-        yb = yb.to(device, non_blocking=True)
-        optimiser.zero_grad(set_to_none=True)
-        logits = module(xb)
-        per_example = F.cross_entropy(logits, yb, weight=w_dev, reduction="none")
-        if perm is not None:
-            yp = yb[perm.to(device)]
-            per_example = lam * per_example + (1 - lam) * F.cross_entropy(
-                logits, yp, weight=w_dev, reduction="none")
-        batch_sum = per_example.sum()
-        (batch_sum * (world / denom)).backward()
-        if clip_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(module.parameters(), clip_grad_norm)
-        optimiser.step()
-        with torch.no_grad():
-            target = yb if perm is None or lam >= 0.5 else yb[perm.to(device)]
-            correct_sum += (logits.argmax(dim=1) == target).sum()
-            loss_sum += batch_sum.detach().double()
-        weight_sum += float(w_cpu[y[idx]].sum()) if w_cpu is not None else float(len(idx))
+    # dropout draws from torch's global generator: forked and seeded for this epoch only
+    with torch_seeded(seed + rank, devices=_cuda_devices(device)):
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            global_idx = order[start:stop]
+            denom = float(w_cpu[y[global_idx]].sum()) if w_cpu is not None else float(len(global_idx))
+            idx = global_idx[rank::world]
+            xb, yb = X[idx], y[idx]
+            if augment:
+                xb = augment_batch(xb, augment, aug_gen)
+            perm, lam = None, 1.0
+            if "mixup" in augment and len(xb) > 1:
+                xb, perm, lam = mixup_batch(xb, augment["mixup"], rng, aug_gen)
+            xb = xb.to(device, non_blocking=True)
+            yb = yb.to(device, non_blocking=True)
+            optimiser.zero_grad(set_to_none=True)
+            logits = module(xb)
+            per_example = F.cross_entropy(logits, yb, weight=w_dev, reduction="none")
+            if perm is not None:
+                yp = yb[perm.to(device)]
+                per_example = lam * per_example + (1 - lam) * F.cross_entropy(
+                    logits, yp, weight=w_dev, reduction="none")
+            batch_sum = per_example.sum()
+            (batch_sum * (world / denom)).backward()
+            if clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(module.parameters(), clip_grad_norm)
+            optimiser.step()
+            with torch.no_grad():
+                target = yb if perm is None or lam >= 0.5 else yb[perm.to(device)]
+                correct_sum += (logits.argmax(dim=1) == target).sum()
+                loss_sum += batch_sum.detach().double()
+            weight_sum += float(w_cpu[y[idx]].sum()) if w_cpu is not None else float(len(idx))
     totals = torch.stack([loss_sum.cpu(), torch.tensor(weight_sum, dtype=torch.float64), correct_sum.cpu()])
     if world > 1:
         import torch.distributed as tdist
@@ -558,7 +273,8 @@ def train_classifier(
     ----------
     module : torch.nn.Module
         Network whose forward maps a batch of ``X`` to logits of shape (batch, n_classes).
-        Build it after :func:`seed_everything` for reproducible initial weights.
+        Build it under :func:`musicnn.runtime.torch_seeded` for reproducible initial
+        weights (as :class:`~musicnn.models.deep.base.TorchClassifier` does).
     X : np.ndarray, shape (n, ...)
         Training inputs (converted to float32).
     y : np.ndarray of int, shape (n,)
@@ -602,6 +318,7 @@ def train_classifier(
     import torch
 
     from musicnn.training.augment import check_input, parse_augment
+    from musicnn.training.checkpoint import load_training_state, save_training_state
     from musicnn.training.distributed import context
 
     config.validate()
@@ -649,7 +366,7 @@ def train_classifier(
     if checkpoint is not None:
         digest = fingerprint(config, module, [X, y, X_val, y_val], extra_fingerprint)
         if resume and os.path.exists(checkpoint):
-            state = _load_state(checkpoint, digest)
+            state = load_training_state(checkpoint, digest)
             module.load_state_dict(state["module"])
             optimiser.load_state_dict(state["optimiser"])
             if scheduler is not None and state.get("scheduler") is not None:
@@ -679,26 +396,26 @@ def train_classifier(
                 batch_size=config.batch_size, seed=epoch_seed(config.seed, epoch), device=device,
                 weights=weights, augment=augment, clip_grad_norm=config.clip_grad_norm, dist=dist,
             )
-            _check_finite(train_loss, "training", epoch, config)
+            check_finite_loss(train_loss, "training", epoch, config.lr)
             history.train_loss.append(train_loss)
             history.train_accuracy.append(train_acc)
             history.lr.append(lr_now)
             postfix = {"loss": f"{train_loss:.4f}"}
-            monitored = train_loss
+            val_loss = val_acc = None
             if has_val:
                 val_loss, val_acc = evaluate(
                     module, Xv_t, yv_t, batch_size=eval_batch, device=device, weights=weights
                 )
-                _check_finite(val_loss, "validation", epoch, config)
+                check_finite_loss(val_loss, "validation", epoch, config.lr)
                 history.val_loss.append(val_loss)
                 history.val_accuracy.append(val_acc)
                 postfix.update(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.3f}")
-                monitored = (-val_acc, val_loss) if config.monitor == "val_accuracy" else val_loss
+            key = monitored(config.monitor, train_loss, val_loss, val_acc)
             history.n_epochs = epoch
-            stopper.update(monitored, epoch, module)
+            stopper.update(key, epoch, lambda: _snapshot(module))
             if scheduler is not None:
                 if config.lr_schedule == "plateau":
-                    scheduler.step(monitored[0] if isinstance(monitored, tuple) else monitored)
+                    scheduler.step(key[0])
                 else:
                     scheduler.step()
             if stopper.should_stop:
@@ -706,69 +423,21 @@ def train_classifier(
             history.best_epoch = stopper.best_epoch
             history.seconds = time.perf_counter() - started
             if checkpoint is not None and dist.is_main:
-                _save_state(checkpoint, digest, epoch, module, optimiser, scheduler, stopper, history)
+                save_training_state(checkpoint, digest, epoch, module, optimiser, scheduler, stopper, history)
             bar.set_postfix(postfix, refresh=False)
             bar.update(1)
     finally:
         bar.close()
 
-    stopper.restore(module)
+    stopper.restore(module.load_state_dict)
     module.eval()
     history.best_epoch = stopper.best_epoch
     history.seconds = time.perf_counter() - started
     if checkpoint is not None and dist.is_main:
-        _save_state(checkpoint, digest, history.n_epochs, module, optimiser, scheduler, stopper, history,
-                    finished=True)
+        save_training_state(checkpoint, digest, history.n_epochs, module, optimiser, scheduler, stopper,
+                            history, finished=True)
     if dist.is_main:
-        warn_if_not_stopped(history, config)
+        warn_if_not_stopped(history, config.max_epochs)
     return history
 
 
-def _save_state(path, digest, epoch, module, optimiser, scheduler, stopper, history, finished=False) -> None:
-    from musicnn.training.checkpoint import save_checkpoint
-
-    save_checkpoint(path, {
-        "fingerprint": digest,
-        "epoch": epoch,
-        "finished": finished,
-        "seconds": history.seconds,
-        "module": module.state_dict(),
-        "optimiser": optimiser.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "stopper": stopper.state(),
-        "history": history.to_dict(),
-    })
-
-
-def _load_state(path, digest) -> dict[str, Any]:
-    from musicnn.training.checkpoint import load_checkpoint
-
-    state = load_checkpoint(path)
-    if state.get("fingerprint") != digest:
-        raise ConfigError(
-            f"{path}: this checkpoint was written by another training run (other settings, data "
-            "or network); delete it, or rerun with the settings it was written with"
-        )
-    return state
-
-
-def warn_if_not_stopped(history: TrainHistory, config: TrainConfig) -> None:
-    """Warn (ConvergenceWarning) when ``max_epochs`` ran out before early stopping triggered."""
-    if not history.stopped_early:
-        from sklearn.exceptions import ConvergenceWarning
-
-        warnings.warn(
-            f"training stopped at max_epochs={config.max_epochs} before early stopping "
-            f"triggered (best {history.monitor.replace('_', ' ')} at epoch "
-            f"{history.best_epoch}); raise max_epochs to train longer",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-
-
-def _check_finite(value: float, what: str, epoch: int, config: TrainConfig) -> None:
-    if not math.isfinite(value):
-        raise ConfigError(
-            f"the {what} loss became {value} at epoch {epoch}; lower the learning rate "
-            f"(lr={config.lr:g}) or check the inputs for extreme values"
-        )

@@ -28,16 +28,15 @@ of gradient descent on the mean error: :func:`backprop_gradients` returns that g
 
 from __future__ import annotations
 
-import math
 import time
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from musicnn.errors import ConfigError, DataError
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from musicnn.training.loop import TrainConfig, TrainHistory
+from musicnn.training.batches import batch_bounds, class_weights, validation_split
+from musicnn.training.config import TrainConfig, TrainHistory
+from musicnn.training.early_stopping import EarlyStopping, check_finite_loss, monitored, warn_if_not_stopped
 
 __all__ = [
     "ACTIVATIONS",
@@ -256,32 +255,6 @@ def backprop_gradients(
 
 
 # --------------------------------------------------------------------------- training
-class _Best:
-    """Best value so far of a monitored quantity (lower is better; a tuple breaks ties).
-
-    Same rule as :class:`musicnn.training.loop.EarlyStopping`: the first element must fall by
-    more than a relative 1e-6 of its best value to count as an improvement.
-    """
-
-    def __init__(self, patience: int) -> None:
-        self.patience = patience
-        self.best: tuple[float, ...] | None = None
-        self.best_epoch = 0
-        self.bad_epochs = 0
-        self.state: tuple[list[np.ndarray], list[np.ndarray]] | None = None
-
-    def update(self, key: tuple[float, ...], epoch: int, weights, biases) -> None:
-        better = self.best is None
-        if not better:
-            tol = 1e-6 * max(1.0, abs(self.best[0]))
-            better = key[0] < self.best[0] - tol or (abs(key[0] - self.best[0]) <= tol and key[1:] < self.best[1:])
-        if better:
-            self.best, self.best_epoch, self.bad_epochs = key, epoch, 0
-            self.state = ([w.copy() for w in weights], [b.copy() for b in biases])
-        else:
-            self.bad_epochs += 1
-
-
 def train_reference(
     weights: list[np.ndarray],
     biases: list[np.ndarray],
@@ -299,7 +272,8 @@ def train_reference(
 
     Each epoch visits the training patterns in a new random order (``config.seed``), in
     mini-batches of ``config.batch_size``; a trailing batch of one pattern joins the one
-    before, as in :func:`musicnn.training.loop.train_one_epoch`.  Per batch: propagation,
+    before, as in :func:`musicnn.training.loop.train_one_epoch`
+    (:func:`~musicnn.training.batches.batch_bounds`).  Per batch: propagation,
     output deltas, back-propagated deltas, then ``W^l ← W^l + η mean_p δ^l y^{l−1}ᵀ``
     (plain gradient descent with ``η = config.lr``, the average of the per-pattern updates;
     ``config.weight_decay`` λ adds ``−η λ W^l`` to every update, biases included, as torch's
@@ -307,7 +281,8 @@ def train_reference(
     (inverted dropout) during training only.  BLAS runs on one thread meanwhile: the
     matrices of a mini-batch are small, and several threads on a busy machine are slower.
 
-    Early stopping is the one of :func:`musicnn.training.loop.train_classifier`: a validation
+    Early stopping is the one of :func:`musicnn.training.loop.train_classifier`
+    (:mod:`musicnn.training.early_stopping`): a validation
     set (given, else ``config.validation_fraction`` of ``X``, stratified and seeded) is
     scored after every epoch; ``config.monitor`` is watched (validation accuracy with ties
     broken by the validation loss, or the validation loss; the training loss without a
@@ -322,7 +297,7 @@ def train_reference(
         Standardised training inputs.
     y : np.ndarray of int, shape (n,)
         Class indices; the number of output units is the number of classes.
-    config : musicnn.training.loop.TrainConfig
+    config : musicnn.training.config.TrainConfig
     activation : str
         Hidden activation (key of :data:`ACTIVATIONS`).
     loss : {"squared", "cross_entropy"}
@@ -333,7 +308,7 @@ def train_reference(
 
     Returns
     -------
-    musicnn.training.loop.TrainHistory
+    musicnn.training.config.TrainHistory
 
     Raises
     ------
@@ -345,10 +320,8 @@ def train_reference(
     sklearn.exceptions.ConvergenceWarning
         When ``max_epochs`` ran out before early stopping triggered.
     """
-    from musicnn.runtime import single_thread
-
     from musicnn.progress import progress_bar
-    from musicnn.training.loop import TrainHistory, batch_bounds, class_weights, validation_split, warn_if_not_stopped
+    from musicnn.runtime import rng as local_rng, single_thread
 
     config.validate()
     out = _check_names(activation, loss, None)
@@ -373,14 +346,14 @@ def train_reference(
     cw = class_weights(y, n_out, config.class_weight)
     s_train = None if cw is None else cw.astype(dtype)[y]
     s_val = None if cw is None or not has_val else cw.astype(dtype)[y_val]
-    rng = np.random.default_rng(config.seed)
+    rng = local_rng(config.seed)
     lr, decay = float(config.lr), float(config.weight_decay)
     n = len(X)
     bounds = batch_bounds(n, config.batch_size)
     keep = 1.0 - float(dropout)
 
     history = TrainHistory(monitor=config.monitor if has_val else "train_loss")
-    best = _Best(config.patience)
+    best = EarlyStopping(config.patience)
     started = time.perf_counter()
     # small products: one thread (musicnn.runtime)
     with progress_bar(config.max_epochs, "training (reference backprop)", "epoch", config.progress) as bar, single_thread(torch_too=False):
@@ -415,39 +388,35 @@ def train_reference(
                     weights[l] += lr * step_w
                     biases[l] += lr * step_b
             train_loss = total / (n if s_train is None else float(s_train.sum()))
-            _check_finite(train_loss, "training", epoch, lr)
+            check_finite_loss(train_loss, "training", epoch, lr)
             history.train_loss.append(train_loss)
-            monitored: tuple[float, ...] = (train_loss,)
+            val_loss = val_acc = None
             postfix = {"loss": f"{train_loss:.4f}"}
             if has_val:
                 hs, ys = forward(weights, biases, X_val, activation, out)
                 val_loss = loss_value(ys[-1], D_val, loss, hs[-1], s_val)
-                _check_finite(val_loss, "validation", epoch, lr)
+                check_finite_loss(val_loss, "validation", epoch, lr)
                 hit = hs[-1].argmax(axis=1) == y_val
                 val_acc = float(np.mean(hit) if s_val is None else (s_val * hit).sum() / s_val.sum())
                 history.val_loss.append(val_loss)
                 history.val_accuracy.append(val_acc)
                 postfix.update(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.3f}")
-                monitored = (-val_acc, val_loss) if config.monitor == "val_accuracy" else (val_loss,)
             history.n_epochs = epoch
-            best.update(monitored, epoch, weights, biases)
+            best.update(monitored(config.monitor, train_loss, val_loss, val_acc), epoch,
+                        lambda: [a.copy() for a in weights + biases])
             bar.set_postfix(postfix, refresh=False)
             bar.update(1)
-            if best.bad_epochs >= config.patience:
+            if best.should_stop:
                 history.stopped_early = True
                 break
-    if best.state is not None:
-        for target, source in zip(weights + biases, best.state[0] + best.state[1]):
+
+    def put_back(kept: list[np.ndarray]) -> None:
+        for target, source in zip(weights + biases, kept):
             target[...] = source
+
+    best.restore(put_back)
     history.best_epoch = best.best_epoch
     history.seconds = time.perf_counter() - started
-    warn_if_not_stopped(history, config)
+    warn_if_not_stopped(history, config.max_epochs)
     return history
 
-
-def _check_finite(value: float, what: str, epoch: int, lr: float) -> None:
-    if not math.isfinite(value):
-        raise ConfigError(
-            f"the {what} loss became {value} at epoch {epoch}; lower the learning rate "
-            f"(lr={lr:g}) or check the inputs for extreme values"
-        )

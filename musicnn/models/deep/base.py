@@ -1,10 +1,15 @@
 """The scikit-learn-style estimator shared by every torch-backed classifier.
 
-A family subclasses :class:`TorchClassifier`, lists its hyper-parameters in
-``__init__`` and builds its network in ``_build_module``; the base class does the rest:
-input checks, label encoding, standardisation, training through
-:func:`musicnn.training.loop.train_classifier`, batched prediction, and the arrays and JSON
-that :mod:`musicnn.modelfile` writes.
+A family subclasses :class:`TorchClassifier`, lists its own hyper-parameters in
+``__init__`` (ending in ``**shared``) and builds its network in ``_build_module``; the
+base class does the rest: the shared parameters, input checks, label encoding,
+standardisation, seeded initialisation, training through
+:func:`musicnn.training.loop.train_classifier`, batched prediction, and the arrays and
+JSON that :mod:`musicnn.modelfile` writes.
+
+Parameters shared by several families (the training ones, the recurrent ones) are
+declared once, as the fields of a dataclass; :mod:`musicnn.models.deep.params` gives each
+family's ``__init__`` the signature "its own parameters, then the shared ones".
 
 Networks derive from :class:`ClassifierNet`: ``forward`` returns logits and ``embed``
 returns the penultimate representation (for embeddings and timbre maps).
@@ -12,7 +17,6 @@ returns the penultimate representation (for embeddings and timbre maps).
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,22 +24,17 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
+from musicnn.checks import class_targets, require_y, validate_arrays
 from musicnn.errors import ConfigError, DataError
-from musicnn.checks import check_choice, class_targets, require_y
-from musicnn.training.loop import (
-    TrainConfig,
-    TrainHistory,
-    seed_everything,
-    train_classifier,
-)
+from musicnn.models.deep.params import TRAINING_PARAMETERS, declare_signature, store_params
+from musicnn.runtime import torch_seeded
+from musicnn.scaling import fit_standardiser, standardise
+from musicnn.training.config import TrainConfig, TrainHistory
+from musicnn.training.loop import train_classifier
 
-from sklearn.utils.validation import validate_data as _validate_data
-
-
-__all__ = ["ClassifierNet", "TorchClassifier", "check_choice", "store_params"]  # check_choice: re-exported from .checks
+__all__ = ["ClassifierNet", "TorchClassifier"]
 
 _PREDICT_BATCH = 1024
-
 
 class ClassifierNet(torch.nn.Module):
     """A network whose ``forward`` returns logits and ``embed`` its penultimate layer.
@@ -53,17 +52,6 @@ class ClassifierNet(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return logits of shape (batch, n_classes)."""
         return self.head(self.embed(x))
-
-
-def store_params(estimator: BaseEstimator, values: dict[str, Any]) -> None:
-    """Set every parameter of ``type(estimator).__init__`` from ``values`` (its ``locals()``).
-
-    The scikit-learn convention (``__init__`` stores its arguments unchanged, nothing
-    else) without repeating each name three times in every family.
-    """
-    for name in inspect.signature(type(estimator).__init__).parameters:
-        if name != "self":
-            setattr(estimator, name, values[name])
 
 
 class TorchClassifier(ClassifierMixin, BaseEstimator):
@@ -85,19 +73,22 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         Share of the training data held out for early stopping when ``fit`` gets no
         ``X_val``; 0 trains on everything and watches the training loss.
     seed : int, default=0
-        Seed of weight initialisation, validation split, batch order and dropout.
+        Seed of weight initialisation, validation split, batch order, augmentation and
+        dropout.  Drawn from generators of the fit's own: fitting neither depends on nor
+        changes the caller's ``random``, ``np.random`` or torch streams.
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
     progress : bool, default=True
         Show a progress bar over epochs on a terminal.
-    monitor : str, default="val_accuracy"
-        What early stopping watches: ``"val_accuracy"`` (ties broken by the loss) or
-        ``"val_loss"``.
+    monitor : {"val_accuracy", "val_loss"}, default="val_accuracy"
+        What early stopping watches: the validation accuracy (ties broken by the loss) or
+        the validation loss.
     lr_schedule : {"constant", "step", "cosine", "plateau"}, default="constant"
         Learning-rate schedule over epochs (:func:`musicnn.training.loop.make_scheduler`).
-    class_weight : None, "balanced" or dict, default=None
+    class_weight : None, "balanced", dict or list of float, default=None
         ``"balanced"`` weights each class's loss by ``n / (n_classes * n_c)``; a dict
-        maps labels to weights (absent labels weigh 1).
+        maps labels to weights (absent labels weigh 1); a list gives one weight per
+        class, in ``classes_`` order.
     clip_grad_norm : float or None, default=None
         Clip the global gradient norm before each step.
     augment : str or None, default=None
@@ -115,49 +106,32 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         Shape of one training example.
     mean_, scale_ : np.ndarray of float32
         Standardisation statistics learned on the training data (per feature, or per
-        bin over all frames for 3-D input).
+        bin over all frames for 3-D input; :func:`musicnn.scaling.fit_standardiser`).
     module_ : ClassifierNet
         The trained network, in eval mode.
     history_ : TrainHistory
         Losses and accuracies per epoch.
+
+    Notes
+    -----
+    These parameters are the fields of :class:`musicnn.training.config.TrainConfig`,
+    declared there once; every family's signature ends with them (:mod:`musicnn.models.deep.params`).
     """
 
     #: number of dimensions of ``X`` (2: (n, features); 3: (n, frames, bins))
     _input_ndim: ClassVar[int] = 2
     _input_layout: ClassVar[str] = "(n_samples, n_features)"
+    #: dataclasses whose fields are this family's parameters after its own (training last)
+    _parameter_sets: ClassVar[tuple[type, ...]] = (TrainConfig,)
+    #: shared defaults this family changes, e.g. ``{"batch_size": 32}``
+    _shared_defaults: ClassVar[dict[str, Any]] = {}
 
-    def __init__(
-        self,
-        *,
-        batch_size: int = 64,
-        max_epochs: int = 100,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        patience: int = 10,
-        validation_fraction: float = 0.15,
-        seed: int = 0,
-        device: str = "cpu",
-        progress: bool = True,
-        monitor: str = "val_accuracy",
-        lr_schedule: str = "constant",
-        class_weight: str | dict | None = None,
-        clip_grad_norm: float | None = None,
-        augment: str | None = None,
-    ) -> None:
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.seed = seed
-        self.device = device
-        self.progress = progress
-        self.monitor = monitor
-        self.lr_schedule = lr_schedule
-        self.class_weight = class_weight
-        self.clip_grad_norm = clip_grad_norm
-        self.augment = augment
+    def __init__(self, **shared: Any) -> None:
+        store_params(self, locals())
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declare_signature(cls)
 
     # ------------------------------------------------------------------ subclass API
     def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> ClassifierNet:
@@ -181,22 +155,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
     def _train_config(self) -> TrainConfig:
-        return TrainConfig(
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            patience=self.patience,
-            validation_fraction=self.validation_fraction,
-            seed=self.seed,
-            device=self.device,
-            progress=self.progress,
-            monitor=self.monitor,
-            lr_schedule=self.lr_schedule,
-            class_weight=self.class_weight,
-            clip_grad_norm=self.clip_grad_norm,
-            augment=self.augment,
-        )
+        """The shared training parameters, as the loop's settings."""
+        return TrainConfig(**{name: getattr(self, name) for name in TRAINING_PARAMETERS})
 
     def _fit_config(self) -> TrainConfig:
         """:meth:`_train_config` with a ``class_weight`` dict turned into one weight per
@@ -219,17 +179,14 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 f"{name} expects 2-D input {self._input_layout}; got an array of shape "
                 f"{tuple(X.shape)}: pool the frames into one vector per example first"
             )
+        if self._input_ndim == 2:
+            return validate_arrays(self, X, y, reset=reset, dtype=np.float32)
+        # n-D input: scikit-learn's validate_data would count the frames as features
         try:
-            if self._input_ndim == 2:
-                if y is None:
-                    return _validate_data(self, X, reset=reset, dtype=np.float32)
-                return _validate_data(self, X, y, reset=reset, dtype=np.float32)
             if y is None:
                 X = check_array(X, allow_nd=True, dtype=np.float32, estimator=self)
             else:
                 X, y = check_X_y(X, y, allow_nd=True, dtype=np.float32, estimator=self)
-        except DataError:
-            raise
         except ValueError as err:
             raise DataError(str(err)) from err
         if X.ndim != self._input_ndim:
@@ -259,7 +216,17 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return idx.astype(np.int64)
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.mean_) / self.scale_).astype(np.float32, copy=False)
+        return standardise(X, self.mean_, self.scale_, dtype=np.float32)
+
+    def _initial_module(self, input_shape: tuple[int, ...], n_classes: int) -> ClassifierNet:
+        """A freshly built network, its initial weights drawn from ``seed``.
+
+        Built on the CPU under :func:`musicnn.runtime.torch_seeded`: torch's global
+        generator is forked and seeded for the construction only, so the weights depend
+        on ``seed`` alone and the caller's torch stream is left as it was.
+        """
+        with torch_seeded(int(self.seed), devices=[]):
+            return self._build_module(input_shape, n_classes)
 
     def _module_device(self) -> torch.device:
         return next(self.module_.parameters()).device
@@ -319,12 +286,10 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         classes, y_idx = class_targets(self, y)
         self.classes_ = classes
         self.input_shape_ = tuple(int(s) for s in X.shape[1:])
-        axes = tuple(range(X.ndim - 1))  # every axis but the last: per feature / per bin
-        mean = X.mean(axis=axes, dtype=np.float64)
-        std = X.std(axis=axes, dtype=np.float64)
-        std[std < 1e-8] = 1.0
+        # every axis but the last: per feature / per bin over all frames
+        mean, scale = fit_standardiser(X, axis=tuple(range(X.ndim - 1)))
         self.mean_ = mean.astype(np.float32)
-        self.scale_ = std.astype(np.float32)
+        self.scale_ = scale.astype(np.float32)
 
         val = None
         if X_val is not None:
@@ -335,8 +300,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 )
             val = (self._standardise(Xv), self._encode(np.asarray(yv)))
 
-        seed_everything(self.seed)
-        module = self._build_module(self.input_shape_, len(classes))
+        module = self._initial_module(self.input_shape_, len(classes))
         history = self._train(module, self._standardise(X), y_idx.astype(np.int64), val,
                               checkpoint=checkpoint, resume=resume)
         module.eval()
@@ -442,7 +406,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """
         classes = _classes_from_json(learned["classes"], learned.get("classes_dtype", "<U1"))
         input_shape = tuple(int(s) for s in learned["input_shape"])
-        module = self._build_module(input_shape, len(classes))
+        module = self._initial_module(input_shape, len(classes))  # weights replaced below
         state = {
             k[len("module.") :]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("module.")
         }
@@ -465,6 +429,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = TrainHistory.from_dict(learned.get("history", {}))
         self.module_ = module
         return self
+
+
+declare_signature(TorchClassifier)
 
 
 def _classes_from_json(values: list[str], dtype_str: str) -> np.ndarray:

@@ -30,8 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from musicnn.errors import ConfigError, DataError
-from musicnn.checks import check_float, check_int
-from musicnn.models.deep.base import ClassifierNet, TorchClassifier, check_choice, store_params
+from musicnn.checks import check_bool, check_choice, check_float, check_int
+from musicnn.models.deep.base import ClassifierNet, TorchClassifier
+from musicnn.models.deep.params import positive_ints, store_params
 
 __all__ = [
     "ACTIVATIONS",
@@ -403,6 +404,8 @@ class SpectrogramCNN(TorchClassifier):
     _input_ndim = 3
     _input_layout = "(n_clips, frames, bins)"
 
+    _shared_defaults = {"batch_size": 32}
+
     def __init__(
         self,
         *,
@@ -417,39 +420,14 @@ class SpectrogramCNN(TorchClassifier):
         batch_norm: bool = True,
         dropout: float = 0.3,
         global_pool: str = "avg",
-        batch_size: int = 32,
-        max_epochs: int = 100,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        patience: int = 10,
-        validation_fraction: float = 0.15,
-        seed: int = 0,
-        device: str = "cpu",
-        progress: bool = True,
-        monitor: str = "val_accuracy",
-        lr_schedule: str = "constant",
-        class_weight: str | None = None,
-        clip_grad_norm: float | None = None,
-        augment: str | None = None,
+        **shared: Any,
     ) -> None:
         store_params(self, locals())
 
     # ------------------------------------------------------------------ parameters
     def _spec(self) -> ConvSpec:
         """The checked, normalised convolution parameters; ConfigError names a bad one."""
-        channels: Any = self.channels
-        if isinstance(channels, (int, np.integer)) and not isinstance(channels, bool):
-            channels = (channels,)
-        try:
-            channels = tuple(channels)
-        except TypeError:
-            channels = ()
-        if not channels or not all(
-            isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c >= 1 for c in channels
-        ):
-            raise ConfigError(
-                f"channels={self.channels!r} must be a non-empty tuple of positive integers"
-            )
+        channels = positive_ints("channels", self.channels)
         kernel = _as_pair("kernel_size", self.kernel_size, minimum=1)
         stride = _as_pair("stride", self.stride, minimum=1)
         dilation = _as_pair("dilation", self.dilation, minimum=1)
@@ -459,12 +437,11 @@ class SpectrogramCNN(TorchClassifier):
         pool = _as_pair("pool", self.pool, minimum=1)
         check_choice("pool_type", self.pool_type, POOL_TYPES)
         check_choice("activation", self.activation, tuple(ACTIVATIONS))
-        if not isinstance(self.batch_norm, (bool, np.bool_)):
-            raise ConfigError(f"batch_norm={self.batch_norm!r} must be True or False")
+        check_bool("batch_norm", self.batch_norm)
         check_float("dropout", self.dropout, low=0.0, high=1.0)
         check_choice("global_pool", self.global_pool, GLOBAL_POOLS)
         return ConvSpec(
-            channels=tuple(int(c) for c in channels),
+            channels=channels,
             kernel=kernel,
             stride=stride,
             dilation=dilation,

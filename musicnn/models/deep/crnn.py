@@ -19,9 +19,10 @@ import torch
 
 from musicnn.errors import ConfigError
 from musicnn.checks import check_int
-from musicnn.models.deep.base import ClassifierNet, TorchClassifier, store_params
+from musicnn.models.deep.base import ClassifierNet, TorchClassifier
+from musicnn.models.deep.params import positive_ints, store_params
 from musicnn.models.deep.cnn import ConvBlock, ConvSpec
-from musicnn.models.deep.rnn import RecurrentEncoder, _RecurrentMixin, check_recurrent_params, recurrent_summary
+from musicnn.models.deep.rnn import RecurrentEncoder, RecurrentSpec, _RecurrentMixin, recurrent_summary
 
 __all__ = ["CRNN", "CRNNNet", "pooled_size"]
 
@@ -68,13 +69,7 @@ class CRNNNet(ClassifierNet):
         kernel_size: int,
         freq_pool: tuple[int, ...],
         time_pool: tuple[int, ...],
-        cell: str,
-        hidden_size: int,
-        num_layers: int,
-        bidirectional: bool,
-        pooling: str,
-        dropout: float,
-        bptt_steps: int | None,
+        spec: RecurrentSpec,
     ) -> None:
         super().__init__()
         blocks = []
@@ -84,10 +79,8 @@ class CRNNNet(ClassifierNet):
             c_in = c_out
         self.blocks = torch.nn.Sequential(*blocks)
         self.n_rnn_inputs = c_in * pooled_size(n_bins, freq_pool)
-        self.encoder = RecurrentEncoder(
-            self.n_rnn_inputs, cell, hidden_size, num_layers, bidirectional, pooling, dropout, bptt_steps
-        )
-        self.dropout = torch.nn.Dropout(dropout)
+        self.encoder = RecurrentEncoder(self.n_rnn_inputs, spec)
+        self.dropout = torch.nn.Dropout(spec.dropout)
         self.head = torch.nn.Linear(self.encoder.output_size, n_classes)
 
     def sequence(self, x: torch.Tensor) -> torch.Tensor:
@@ -159,6 +152,8 @@ class CRNN(_RecurrentMixin, TorchClassifier):
     _input_ndim = 3
     _input_layout = "(n_clips, frames, bins)"
 
+    _shared_defaults = {"cell": "gru", "clip_grad_norm": 1.0}
+
     def __init__(
         self,
         *,
@@ -166,46 +161,13 @@ class CRNN(_RecurrentMixin, TorchClassifier):
         kernel_size: int = 3,
         freq_pool: int | tuple[int, ...] = 4,
         time_pool: int | tuple[int, ...] = (2,),
-        cell: str = "gru",
-        hidden_size: int = 64,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        pooling: str = "mean",
-        bptt_steps: int | None = None,
-        dropout: float = 0.2,
-        batch_size: int = 64,
-        max_epochs: int = 100,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        patience: int = 10,
-        validation_fraction: float = 0.15,
-        seed: int = 0,
-        device: str = "cpu",
-        progress: bool = True,
-        monitor: str = "val_accuracy",
-        lr_schedule: str = "constant",
-        class_weight: str | None = None,
-        clip_grad_norm: float | None = 1.0,
-        augment: str | None = None,
+        **shared: Any,
     ) -> None:
         store_params(self, locals())
 
     # ------------------------------------------------------------------ parameters
     def _channels(self) -> tuple[int, ...]:
-        channels: Any = self.channels
-        if isinstance(channels, (int, np.integer)) and not isinstance(channels, bool):
-            channels = (channels,)
-        try:
-            channels = tuple(channels)
-        except TypeError:
-            channels = ()
-        if not channels:
-            raise ConfigError(
-                f"channels={self.channels!r} must be a non-empty tuple of positive integers"
-            )
-        for c in channels:
-            check_int("channels entries", c, minimum=1)
-        return tuple(int(c) for c in channels)
+        return positive_ints("channels", self.channels)
 
     def _windows(self, name: str) -> tuple[int, ...]:
         """``freq_pool`` or ``time_pool`` as one window per block."""
@@ -240,7 +202,6 @@ class CRNN(_RecurrentMixin, TorchClassifier):
             raise ConfigError(f"kernel_size={self.kernel_size!r} must be odd")
         self._windows("freq_pool")
         self._windows("time_pool")
-        check_recurrent_params(self)
 
     # ------------------------------------------------------------------ network
     def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> CRNNNet:
@@ -251,13 +212,7 @@ class CRNN(_RecurrentMixin, TorchClassifier):
             kernel_size=int(self.kernel_size),
             freq_pool=self._windows("freq_pool"),
             time_pool=self._windows("time_pool"),
-            cell=self.cell,
-            hidden_size=int(self.hidden_size),
-            num_layers=int(self.num_layers),
-            bidirectional=bool(self.bidirectional),
-            pooling=self.pooling,
-            dropout=float(self.dropout),
-            bptt_steps=None if self.bptt_steps is None else int(self.bptt_steps),
+            spec=self._recurrent_spec(),
         )
 
     def _summary_lines(self) -> list[str]:

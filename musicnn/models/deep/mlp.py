@@ -19,9 +19,10 @@ import numpy as np
 import torch
 
 from musicnn.errors import ConfigError
-from musicnn.checks import check_float, check_int
-from musicnn.training.loop import TrainConfig
-from musicnn.models.deep.base import ClassifierNet, TorchClassifier, check_choice, store_params
+from musicnn.checks import check_choice, check_float
+from musicnn.training.config import TrainConfig
+from musicnn.models.deep.base import ClassifierNet, TorchClassifier
+from musicnn.models.deep.params import positive_ints, store_params
 
 __all__ = ["MLPClassifier", "MLPNet"]
 
@@ -99,10 +100,12 @@ class MLPClassifier(TorchClassifier):
     lr : float or None, default=None
         Learning rate ``η``; None means 1e-3 for autograd (Adam) and 0.1 for the
         reference back-end (plain gradient descent needs larger steps).
-    batch_size, max_epochs, weight_decay, patience, validation_fraction, seed, device, progress, monitor
+    batch_size, max_epochs, weight_decay, patience, validation_fraction, seed, device, progress, monitor, lr_schedule, class_weight, clip_grad_norm, augment
         See :class:`~musicnn.models.deep.base.TorchClassifier`.  The reference back-end runs on
         the CPU (``device`` must be ``"cpu"`` or ``"auto"``); its ``weight_decay`` is the
-        L2 pull ``−η λ w`` added to each update.
+        L2 pull ``−η λ w`` added to each update; it trains with a constant rate, without
+        clipping or augmentation (``lr_schedule``, ``clip_grad_norm`` and ``augment`` keep
+        their defaults).
 
     Attributes
     ----------
@@ -117,6 +120,8 @@ class MLPClassifier(TorchClassifier):
     >>> MLPClassifier(backend="reference", loss="squared", activation="sigmoid")  # doctest: +SKIP
     """
 
+    _shared_defaults = {"lr": None}
+
     def __init__(
         self,
         *,
@@ -125,37 +130,13 @@ class MLPClassifier(TorchClassifier):
         dropout: float = 0.2,
         backend: str = "autograd",
         loss: str = "cross_entropy",
-        batch_size: int = 64,
-        max_epochs: int = 100,
-        lr: float | None = None,
-        weight_decay: float = 0.0,
-        patience: int = 10,
-        validation_fraction: float = 0.15,
-        seed: int = 0,
-        device: str = "cpu",
-        progress: bool = True,
-        monitor: str = "val_accuracy",
-        lr_schedule: str = "constant",
-        class_weight: str | None = None,
-        clip_grad_norm: float | None = None,
-        augment: str | None = None,
+        **shared: Any,
     ) -> None:
         store_params(self, locals())
 
     def _layer_sizes(self) -> tuple[int, ...]:
         """``hidden_layer_sizes`` as a tuple of ints (a single int means one layer)."""
-        sizes: Any = self.hidden_layer_sizes
-        if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
-            sizes = (sizes,)
-        try:
-            sizes = tuple(sizes)
-        except TypeError:
-            raise ConfigError(
-                f"hidden_layer_sizes={self.hidden_layer_sizes!r} must be a tuple of positive integers"
-            ) from None
-        for size in sizes:
-            check_int("hidden_layer_sizes entries", size, minimum=1)
-        return tuple(int(size) for size in sizes)
+        return positive_ints("hidden_layer_sizes", self.hidden_layer_sizes, allow_empty=True)
 
     def _train_config(self) -> TrainConfig:
         config = super()._train_config()

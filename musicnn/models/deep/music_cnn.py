@@ -34,7 +34,8 @@ import torch.nn.functional as F
 
 from musicnn.errors import ConfigError
 from musicnn.checks import check_float, check_int
-from musicnn.models.deep.base import ClassifierNet, TorchClassifier, store_params
+from musicnn.models.deep.base import ClassifierNet, TorchClassifier
+from musicnn.models.deep.params import store_params
 from musicnn.models.deep.cnn import ReceptiveField, receptive_field
 
 __all__ = ["MusicCNN", "MusicCNNNet"]
@@ -233,20 +234,7 @@ class MusicCNN(TorchClassifier):
         mid_kernel: int = 7,
         dense_units: int = 64,
         dropout: float = 0.3,
-        batch_size: int = 64,
-        max_epochs: int = 100,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        patience: int = 10,
-        validation_fraction: float = 0.15,
-        seed: int = 0,
-        device: str = "cpu",
-        progress: bool = True,
-        monitor: str = "val_accuracy",
-        lr_schedule: str = "constant",
-        class_weight: str | None = None,
-        clip_grad_norm: float | None = None,
-        augment: str | None = None,
+        **shared: Any,
     ) -> None:
         store_params(self, locals())
 

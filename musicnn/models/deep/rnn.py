@@ -24,19 +24,23 @@ steps.  :func:`elman_bptt` writes the course's derivation out in numpy (tested a
 torch autograd).
 
 :class:`RecurrentEncoder` (cells, stacking, directions, truncation, pooling) is shared
-with :class:`musicnn.models.deep.crnn.CRNN`.
+with :class:`musicnn.models.deep.crnn.CRNN`, and so are its hyper-parameters: the fields of
+:class:`RecurrentSpec`, declared once, are parameters of both estimators.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import torch
 
 from musicnn.errors import ConfigError, DataError
-from musicnn.checks import check_float, check_int
-from musicnn.models.deep.base import ClassifierNet, TorchClassifier, check_choice, store_params
+from musicnn.checks import check_bool, check_choice, check_float, check_int
+from musicnn.models.deep.base import ClassifierNet, TorchClassifier
+from musicnn.models.deep.params import store_params
+from musicnn.training.config import TrainConfig
 
 __all__ = [
     "CELLS",
@@ -45,7 +49,7 @@ __all__ = [
     "RNNClassifier",
     "RNNNet",
     "RecurrentEncoder",
-    "check_recurrent_params",
+    "RecurrentSpec",
     "chunk_bounds",
     "elman_bptt",
     "recurrent_summary",
@@ -98,6 +102,61 @@ def chunk_bounds(n_steps: int, bptt_steps: int | None) -> list[int]:
     first = n_steps % bptt_steps
     starts = ([0] if first else []) + list(range(first, n_steps, bptt_steps))
     return starts + [n_steps]
+
+
+@dataclass(frozen=True)
+class RecurrentSpec:
+    """The recurrent hyper-parameters, shared by :class:`RNNClassifier` and
+    :class:`~musicnn.models.deep.crnn.CRNN`: its fields are parameters of both estimators.
+
+    Parameters
+    ----------
+    cell : {"elman", "lstm", "gru"}
+        Recurrent cell.
+    hidden_size : int
+        State size of each direction.
+    num_layers : int
+        Stacked layers.
+    bidirectional : bool
+        Add a backward direction to every layer.
+    pooling : {"last", "mean", "attention"}
+        How the last layer's states become one vector (see :data:`POOLINGS`).
+    bptt_steps : int or None
+        Truncation of BPTT in training mode (None: full BPTT).
+    dropout : float
+        Dropout between stacked layers (and, in the networks, before the head).
+    """
+
+    cell: str = "elman"
+    hidden_size: int = 64
+    num_layers: int = 1
+    bidirectional: bool = False
+    pooling: str = "mean"
+    bptt_steps: int | None = None
+    dropout: float = 0.2
+
+    def checked(self) -> RecurrentSpec:
+        """This spec with its values checked and normalised (Python ints, bools, floats).
+
+        Raises
+        ------
+        ConfigError
+            Naming the bad value and the valid ones.
+        """
+        check_choice("cell", self.cell, tuple(CELLS))
+        check_int("hidden_size", self.hidden_size, minimum=1)
+        check_int("num_layers", self.num_layers, minimum=1)
+        check_bool("bidirectional", self.bidirectional)
+        check_choice("pooling", self.pooling, tuple(POOLINGS))
+        steps = self.bptt_steps
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1):
+            raise ConfigError(
+                f"bptt_steps={steps!r} must be None (full back-propagation through time) "
+                "or an integer >= 1 (truncated BPTT over chunks of that many frames)"
+            )
+        check_float("dropout", self.dropout, low=0.0, high=1.0)
+        return RecurrentSpec(self.cell, int(self.hidden_size), int(self.num_layers), bool(self.bidirectional),
+                             self.pooling, None if steps is None else int(steps), float(self.dropout))
 
 
 def _make_cell(cell: str, input_size: int, hidden_size: int) -> torch.nn.Module:
@@ -164,50 +223,30 @@ class RecurrentEncoder(torch.nn.Module):
     ----------
     input_size : int
         Features per frame.
-    cell : {"elman", "lstm", "gru"}
-        Recurrent cell.
-    hidden_size : int
-        State size of each direction.
-    num_layers : int
-        Stacked layers; layer ``l + 1`` reads the (concatenated) states of layer ``l``.
-    bidirectional : bool
-        Add a backward direction to every layer.
-    pooling : {"last", "mean", "attention"}
-        How the last layer's states become one vector (see :data:`POOLINGS`).
-    dropout : float
-        Dropout between stacked layers.
-    bptt_steps : int or None
-        Truncation of BPTT in training mode (None: full BPTT).
+    spec : RecurrentSpec
+        Cell, state size, layers (layer ``l + 1`` reads the concatenated states of layer
+        ``l``), directions, pooling, dropout between stacked layers, and the truncation of
+        BPTT in training mode.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        cell: str,
-        hidden_size: int,
-        num_layers: int,
-        bidirectional: bool,
-        pooling: str,
-        dropout: float,
-        bptt_steps: int | None,
-    ) -> None:
+    def __init__(self, input_size: int, spec: RecurrentSpec) -> None:
         super().__init__()
-        self.cell = cell
-        self.hidden_size = hidden_size
-        self.directions = 2 if bidirectional else 1
-        self.pooling = pooling
-        self.bptt_steps = bptt_steps
-        size = hidden_size * self.directions
+        self.cell = spec.cell
+        self.hidden_size = spec.hidden_size
+        self.directions = 2 if spec.bidirectional else 1
+        self.pooling = spec.pooling
+        self.bptt_steps = spec.bptt_steps
+        size = spec.hidden_size * self.directions
         layers = []
         width = input_size
-        for _ in range(num_layers):
+        for _ in range(spec.num_layers):
             layers.append(torch.nn.ModuleList(
-                [_make_cell(cell, width, hidden_size) for _ in range(self.directions)]
+                [_make_cell(spec.cell, width, spec.hidden_size) for _ in range(self.directions)]
             ))
             width = size
         self.layers = torch.nn.ModuleList(layers)
-        self.between = torch.nn.Dropout(dropout)
-        self.attention = AttentionPooling(size, hidden_size) if pooling == "attention" else None
+        self.between = torch.nn.Dropout(spec.dropout)
+        self.attention = AttentionPooling(size, spec.hidden_size) if spec.pooling == "attention" else None
         self.output_size = size
 
     def _scan(self, rnn: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -273,23 +312,10 @@ class RNNNet(ClassifierNet):
     (batch, directions * hidden_size).
     """
 
-    def __init__(
-        self,
-        n_features: int,
-        n_classes: int,
-        cell: str,
-        hidden_size: int,
-        num_layers: int,
-        bidirectional: bool,
-        pooling: str,
-        dropout: float,
-        bptt_steps: int | None,
-    ) -> None:
+    def __init__(self, n_features: int, n_classes: int, spec: RecurrentSpec) -> None:
         super().__init__()
-        self.encoder = RecurrentEncoder(
-            n_features, cell, hidden_size, num_layers, bidirectional, pooling, dropout, bptt_steps
-        )
-        self.dropout = torch.nn.Dropout(dropout)
+        self.encoder = RecurrentEncoder(n_features, spec)
+        self.dropout = torch.nn.Dropout(spec.dropout)
         self.head = torch.nn.Linear(self.encoder.output_size, n_classes)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -382,30 +408,6 @@ def elman_bptt(
 
 
 # =========================================================================== estimators
-def check_recurrent_params(est: Any) -> None:
-    """Check the recurrent hyper-parameters shared by :class:`RNNClassifier` and CRNN.
-
-    Raises
-    ------
-    ConfigError
-        Naming the bad value and the valid ones.
-    """
-    check_choice("cell", est.cell, tuple(CELLS))
-    check_int("hidden_size", est.hidden_size, minimum=1)
-    check_int("num_layers", est.num_layers, minimum=1)
-    if not isinstance(est.bidirectional, (bool, np.bool_)):
-        raise ConfigError(f"bidirectional={est.bidirectional!r} must be True or False")
-    check_choice("pooling", est.pooling, tuple(POOLINGS))
-    if est.bptt_steps is not None:
-        if isinstance(est.bptt_steps, bool) or not isinstance(est.bptt_steps, (int, np.integer)) \
-                or est.bptt_steps < 1:
-            raise ConfigError(
-                f"bptt_steps={est.bptt_steps!r} must be None (full back-propagation through time) "
-                "or an integer >= 1 (truncated BPTT over chunks of that many frames)"
-            )
-    check_float("dropout", est.dropout, low=0.0, high=1.0)
-
-
 def recurrent_summary(est: Any, steps: str = "frames") -> list[str]:
     """Human-readable lines on the recurrent part of ``est`` (cell, layers, pooling, BPTT)."""
     directions = "bidirectional" if est.bidirectional else "unidirectional"
@@ -428,7 +430,18 @@ def recurrent_summary(est: Any, steps: str = "frames") -> list[str]:
 
 
 class _RecurrentMixin:
-    """What the recurrent estimators share: attention weights."""
+    """What the recurrent estimators share: the parameters of :class:`RecurrentSpec`
+    (after their own, before the training ones) and attention weights."""
+
+    _parameter_sets = (RecurrentSpec, TrainConfig)
+
+    def _recurrent_spec(self) -> RecurrentSpec:
+        """The recurrent parameters, checked; ConfigError names a bad one."""
+        return RecurrentSpec(**{f.name: getattr(self, f.name) for f in fields(RecurrentSpec)}).checked()
+
+    def _check_params(self) -> None:
+        super()._check_params()  # type: ignore[misc]
+        self._recurrent_spec()
 
     def attention_weights(self, X: Any) -> np.ndarray:
         """Attention weights over the (pooled) frames of each clip.
@@ -522,49 +535,13 @@ class RNNClassifier(_RecurrentMixin, TorchClassifier):
     _input_ndim = 3
     _input_layout = "(n_clips, frames, bins)"
 
-    def __init__(
-        self,
-        *,
-        cell: str = "elman",
-        hidden_size: int = 64,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        pooling: str = "mean",
-        bptt_steps: int | None = None,
-        dropout: float = 0.2,
-        batch_size: int = 64,
-        max_epochs: int = 100,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        patience: int = 10,
-        validation_fraction: float = 0.15,
-        seed: int = 0,
-        device: str = "cpu",
-        progress: bool = True,
-        monitor: str = "val_accuracy",
-        lr_schedule: str = "constant",
-        class_weight: str | None = None,
-        clip_grad_norm: float | None = 1.0,
-        augment: str | None = None,
-    ) -> None:
+    _shared_defaults = {"clip_grad_norm": 1.0}
+
+    def __init__(self, **shared: Any) -> None:  # every parameter is shared: RecurrentSpec's, TrainConfig's
         store_params(self, locals())
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_recurrent_params(self)
-
     def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> RNNNet:
-        return RNNNet(
-            n_features=int(input_shape[-1]),
-            n_classes=n_classes,
-            cell=self.cell,
-            hidden_size=int(self.hidden_size),
-            num_layers=int(self.num_layers),
-            bidirectional=bool(self.bidirectional),
-            pooling=self.pooling,
-            dropout=float(self.dropout),
-            bptt_steps=None if self.bptt_steps is None else int(self.bptt_steps),
-        )
+        return RNNNet(int(input_shape[-1]), n_classes, self._recurrent_spec())
 
     def _summary_lines(self) -> list[str]:
         """A few human-readable lines on the architecture and its training."""
