@@ -1,23 +1,30 @@
-"""The ``musicnn`` command line: a thin click layer over the library.
+"""The ``musicnn`` command line: options and printing over the library.
 
-Heavy libraries (torch, librosa, scikit-learn) are imported inside the commands, so
-``musicnn --help`` starts fast.  Library errors become one ``Error: ...`` line and exit
-status 1; a batch that finished but skipped files exits with status 3.
+Each command maps its options to the parameters of a library function and prints what
+it returns.  Heavy libraries (torch, librosa, scikit-learn, numpy) are imported inside
+the commands, so ``musicnn --help`` starts fast.  Library errors name Python parameters
+(``max_epochs=0``); they are reworded in the command's options (``--epochs 0``) and
+printed as one ``Error: ...`` line with exit status 1; a batch that finished but skipped
+files exits with status 3.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
 from musicnn import __version__
+from musicnn.choices import (AGGREGATES, BATCH_SIZE, EVALUATION_SPLITS, FEATURE_KINDS, LR_SCHEDULES, NORMS, POOLING_STATS,
+                             PRESET_NAMES)
 from musicnn.errors import MusicnnError
 
 #: Exit status of a command that finished but skipped files that failed.
@@ -25,6 +32,40 @@ EXIT_SKIPPED = 3
 
 
 # -- shared plumbing -------------------------------------------------------------------
+
+def _option_flags() -> dict[str, tuple[str, bool]]:
+    """The running command's options by Python name: ``{"max_epochs": ("--epochs", False)}``
+    (the long flag, and whether it is an on/off flag)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return {}
+    return {p.name: (max(p.opts, key=len), bool(p.is_flag)) for p in ctx.command.params
+            if isinstance(p, click.Option) and p.name and p.opts}
+
+
+def _speak_flags(message: str) -> str:
+    """A library message in the words of the running command's options.
+
+    The library names its parameters (``max_epochs=0``, ``split='all'``, ``leave
+    max_epochs unset``); the option that sets a parameter has the parameter's name, so
+    ``max_epochs=0`` becomes ``--epochs 0``, ``resume=True`` ``--resume`` and ``leave
+    max_epochs unset`` ``drop --epochs``.  Names that no option sets stay as they are.
+    """
+    flags = _option_flags()
+    if not flags:
+        return message
+    names = "|".join(sorted(map(re.escape, flags), key=len, reverse=True))
+
+    def assignment(match: re.Match) -> str:
+        flag, is_flag = flags[match.group(1)]
+        value = match.group(2)
+        if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        return flag if is_flag and value == "True" else f"{flag} {value}"
+
+    message = re.sub(rf"leave ({names}) unset", lambda m: f"drop {flags[m.group(1)][0]}", message)
+    return re.sub(rf"(?<![\w.'\"-])({names})=('[^']*'|\"[^\"]*\"|[^\s,;)\]]+)", assignment, message)
+
 
 def _handle_errors(fn: Callable) -> Callable:
     """Turn library errors into one clear line and a non-zero exit, never a traceback."""
@@ -34,7 +75,7 @@ def _handle_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except MusicnnError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(_speak_flags(str(exc))) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
@@ -69,10 +110,8 @@ def _feature_options(fn: Callable) -> Callable:
     """Options that build a FeatureSpec: a preset plus any parameter to change."""
     options = [
         click.option("--preset", "preset_name", default=None,
-                     help="Feature preset: logmel, mfcc, descriptors, chroma (default: the model's own)."),
-        click.option("--kind", default=None,
-                     type=click.Choice(["stft", "mel", "logmel", "mfcc", "cqt", "chroma", "descriptors"]),
-                     help="Feature kind (overrides the preset's)."),
+                     help=f"Feature preset: {', '.join(PRESET_NAMES)} (default: the model's own)."),
+        click.option("--kind", default=None, type=click.Choice(FEATURE_KINDS), help="Feature kind (overrides the preset's)."),
         click.option("--sr", type=int, default=None, help="Sample rate in Hz the audio is resampled to."),
         click.option("--n-fft", type=int, default=None, help="STFT window in samples."),
         click.option("--hop-length", type=int, default=None, help="STFT hop in samples."),
@@ -80,14 +119,14 @@ def _feature_options(fn: Callable) -> Callable:
         click.option("--n-mfcc", type=int, default=None, help="MFCCs."),
         click.option("--deltas", type=click.IntRange(0, 2), default=None, help="Append MFCC deltas (1) and delta-deltas (2)."),
         click.option("--pooling", default=None,
-                     help="Comma-separated statistics over frames (mean,std,min,max,median,skew,kurtosis); "
+                     help=f"Comma-separated statistics over frames ({','.join(POOLING_STATS)}); "
                           "'none' for frame sequences."),
         click.option("--duration", type=float, default=None,
                      help="Clip length in seconds (crop/pad); default: the median file duration."),
         click.option("--top-db", type=float, default=None,
                      help="Log-mel range in dB under each clip's loudest cell (default: the preset's; "
                           "presets without one use an absolute -100 dB floor)."),
-        click.option("--norm", type=click.Choice(["none", "clip", "band", "pcen"]), default=None,
+        click.option("--norm", type=click.Choice(NORMS), default=None,
                      help="Log-mel normalisation: clip (0 dB at the clip's peak), band (each band's mean "
                           "removed), pcen (per-channel energy normalisation instead of the log)."),
     ]
@@ -97,17 +136,9 @@ def _feature_options(fn: Callable) -> Callable:
 
 
 def _spec_from_options(model: str | None, opts: dict[str, Any]):
-    from musicnn.features import preset
-    from musicnn.pipeline import default_spec
+    from musicnn.pipeline import feature_spec
 
-    name = opts.pop("preset_name", None)
-    changes = {k: v for k, v in opts.items() if v is not None}
-    if "pooling" in changes:
-        raw = changes["pooling"].strip().lower()
-        changes["pooling"] = () if raw in ("", "none") else tuple(s.strip() for s in raw.split(",") if s.strip())
-    if name is None and model is not None:
-        return default_spec(model, **changes)
-    return preset(name or "logmel", **changes)
+    return feature_spec(model=model, **opts)
 
 
 def _cache_options(fn: Callable) -> Callable:
@@ -162,12 +193,23 @@ def main(ctx: click.Context, quiet: bool) -> None:
     Exit status: 0 done, 1 error, 2 usage error, 3 done but some files were skipped.
     """
     ctx.obj = {"quiet": quiet}
-    warnings.showwarning = _show_warning
+    ctx.with_resource(_one_line_warnings())
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings as one line on stderr (no source line): 'Warning: ...'."""
-    click.echo(f"Warning: {message}", err=True)
+    click.echo(f"Warning: {_speak_flags(str(message))}", err=True)
+
+
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Print warnings with :func:`_show_warning` while a command runs, then restore the handler."""
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def _progress_enabled(ctx: click.Context) -> bool:
@@ -257,6 +299,7 @@ def features(ctx, data, jobs, cache_dir, no_cache, out, **feature_opts) -> None:
     import time
 
     from musicnn.data import Collection
+    from musicnn.pipeline import Dataset
 
     spec = _spec_from_options(None, feature_opts)
     coll = Collection.load(data)
@@ -265,23 +308,13 @@ def features(ctx, data, jobs, cache_dir, no_cache, out, **feature_opts) -> None:
     res = store.extract(coll.paths, spec, jobs=jobs, progress=_progress_enabled(ctx))
     dt = time.perf_counter() - t0
     n = int(res.ok.sum())
-    shapes = sorted({f.shape for f in res.features if f is not None})
+    shapes = res.shapes
     shape = shapes[0] if len(shapes) == 1 else f"{len(shapes)} different shapes"
     click.echo(spec.describe())
     click.echo(f"{n} files in {dt:.2f} s ({n / dt if dt else 0:.1f} files/s; {res.n_cached} from cache, "
                f"{res.n_computed} computed); features {shape} per file; cache {store.root if store.enabled else 'off'}")
     if out:
-        if len(shapes) > 1:
-            raise click.ClickException(
-                f"cannot write {out}: the files give features of different shapes; set --duration "
-                "(fixed-length clips) or --pooling (one vector per file)"
-            )
-        import numpy as np
-
-        kept = coll.subset(res.ok)
-        X = np.stack([f for f in res.features if f is not None]) if n else np.zeros((0,), dtype=np.float32)
-        np.savez_compressed(out, X=X, y=kept.y.astype(str), paths=np.array(kept.paths, dtype=str),
-                            spec=np.array(spec.to_json()))
+        Dataset.from_extract(coll, res).save(out, spec)
         click.echo(f"wrote {out}")
     ctx.exit(_report_failures(res.failures))
 
@@ -311,51 +344,17 @@ def info(model, as_json) -> None:
     models add their receptive field (in frames and bins, and in seconds / Hz of the
     model's features), recurrent ones their cell, directions and pooling.
     """
-    import json
-
-    from musicnn.modelfile import load_model, read_metadata
+    from musicnn.modelfile import describe_model, read_metadata
 
     if model is None:
         from musicnn.pretrained import default_model
 
         model = str(default_model())
         click.echo("(the model shipped with musicnn)")
-    meta = read_metadata(model)
     if as_json:
-        click.echo(json.dumps(meta, indent=2, default=str))
-        return
-    from musicnn.features import FeatureSpec
-
-    learned = meta.get("learned", {})
-    summary = meta.get("summary") or {}
-    click.echo(f"model: {model}")
-    click.echo(f"family: {meta['family']}")
-    if "classes" in learned:
-        click.echo(f"classes ({len(learned['classes'])}): {', '.join(learned['classes'])}")
-    spec = FeatureSpec.from_dict(meta["feature_spec"]) if meta.get("feature_spec") else None
-    if spec is not None:
-        click.echo(f"features: {spec.describe()}")
-    params = ", ".join(f"{k}={v!r}" for k, v in sorted(meta.get("params", {}).items()))
-    click.echo(f"parameters: {params}")
-    hist = summary.get("history") or {}
-    if hist.get("n_epochs"):
-        click.echo(f"training: {hist['n_epochs']} epochs (best {hist.get('best_epoch')}), "
-                   f"{hist.get('seconds', 0):.1f} s; fit on {summary.get('fit_on', '?')}")
-    if summary.get("test"):
-        t = summary["test"]
-        click.echo(f"test (held-out groups, n={t['n']}): accuracy {t['accuracy']:.3f}, "
-                   f"macro F1 {t['macro_f1']:.3f}")
-    est, _ = load_model(model)
-    describe = getattr(est, "summary", None)
-    if callable(describe):
-        click.echo(describe())
-    rf = getattr(est, "receptive_field", None)
-    if callable(rf) and spec is not None:
-        field = rf()
-        frames = field.frames
-        bins = field.bins if len(field.size) > 1 else est.n_features_in_  # 1-D: every bin
-        click.echo(f"receptive field: {frames * spec.hop_length / spec.sr:.3f} s over {bins} of "
-                   f"{est.n_features_in_} {spec.kind} bins (hop {spec.hop_length} at {spec.sr} Hz)")
+        click.echo(json.dumps(read_metadata(model), indent=2, default=str))
+    else:
+        click.echo(describe_model(model))
 
 
 @main.command()
@@ -363,19 +362,21 @@ def info(model, as_json) -> None:
 @click.option("--model", "model_name", required=True, help="Model family (see `musicnn models`): mlp, cnn, ...")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Model file to write (.safetensors).")
 @_feature_options
-@click.option("--epochs", "max_epochs", type=int, default=None, help="Most epochs (early stopping may stop sooner).")
+@click.option("--epochs", "max_epochs", type=int, default=None,
+              help="Most epochs of an iterative family (early stopping may stop sooner).")
+@click.option("--lr", type=float, default=None, help="Learning rate of the families that have one.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Any hyper-parameter of the model, e.g. --param lr=0.003 --param hidden_layer_sizes=[128,64].")
 @click.option("--test-size", type=float, default=0.2, show_default=True, help="Fraction of each label's groups held out for the test.")
 @click.option("--val-size", type=float, default=0.15, show_default=True, help="Fraction held out for early stopping.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the split and the model.")
-@click.option("--split", "split_by", type=click.Choice(["group", "by-source"]), default="group", show_default=True,
+@click.option("--split", type=click.Choice(["group", "by-source"]), default="group", show_default=True,
               help="group: test on held-out groups; by-source: train on the other sources, test on --test-source "
                    "(its programs that share no sample with the training sources).")
 @click.option("--test-source", default=None, metavar="NAME",
               help="With --split by-source: the source (manifest column `source`) to test on, e.g. merlin.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
-@click.option("--lr-schedule", type=click.Choice(["constant", "step", "cosine", "plateau"]), default=None,
+@click.option("--device", default=None, help="cpu (the default), cuda, cuda:N or auto.")
+@click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default=None,
               help="Learning-rate schedule of torch models (default: constant).")
 @click.option("--class-weight", type=click.Choice(["none", "balanced"]), default=None,
               help="balanced: weight each class's loss by n / (n_classes * n_class), for unbalanced data.")
@@ -392,8 +393,8 @@ def info(model, as_json) -> None:
 @_cache_options
 @click.pass_context
 @_handle_errors
-def train(ctx, data, model_name, out, max_epochs, params, test_size, val_size, seed, split_by, test_source, device, lr_schedule, class_weight,
-          augment, audio_augment, augment_copies, resume, jobs, cache_dir, no_cache, **feature_opts) -> None:
+def train(ctx, data, model_name, out, max_epochs, lr, params, test_size, val_size, seed, split, test_source, device, lr_schedule,
+          class_weight, augment, audio_augment, augment_copies, resume, jobs, cache_dir, no_cache, **feature_opts) -> None:
     """Train a model on DATA, evaluate it on held-out groups, and save it.
 
     Writes MODEL (.safetensors: weights plus JSON metadata) and beside it
@@ -407,26 +408,20 @@ def train(ctx, data, model_name, out, max_epochs, params, test_size, val_size, s
     Data-parallel training over several processes (gloo on CPU, NCCL on GPUs):
     torchrun --nproc_per_node 2 -m musicnn train ...
     """
-    from musicnn.models import get_estimator_class
     from musicnn.pipeline import train as run_train
+    from musicnn.pipeline import training_params
 
-    get_estimator_class(model_name)
+    extra = training_params(model_name, _parse_params(params), max_epochs=max_epochs, lr=lr, device=device,
+                            lr_schedule=lr_schedule, augment=augment,
+                            class_weight=None if class_weight == "none" else class_weight)
     spec = _spec_from_options(model_name, feature_opts)
-    extra = _parse_params(params)
-    if max_epochs is not None:
-        extra["max_epochs"] = max_epochs
-    extra.setdefault("device", device)
-    for name, value in (("lr_schedule", lr_schedule), ("augment", augment),
-                        ("class_weight", None if class_weight == "none" else class_weight)):
-        if value is not None:
-            extra.setdefault(name, value)
-    log = click.echo if _progress_enabled(ctx) else (lambda msg: None)
-    if split_by == "by-source" and test_source is None:
+    log = (lambda msg: click.echo(_speak_flags(msg))) if _progress_enabled(ctx) else (lambda msg: None)
+    if split == "by-source" and test_source is None:
         raise click.UsageError("--split by-source needs --test-source NAME")
-    if split_by == "group" and test_source is not None:
+    if split == "group" and test_source is not None:
         raise click.UsageError("--test-source goes with --split by-source")
     try:
-        outcome = run_train(data, model_name, out, spec=spec, split="source" if split_by == "by-source" else "group",
+        outcome = run_train(data, model_name, out, spec=spec, split="source" if split == "by-source" else "group",
                             test_source=test_source,
                             params=extra, test_size=test_size, val_size=val_size, seed=seed, jobs=jobs,
                             store=_store(cache_dir, no_cache), progress=_progress_enabled(ctx), log=log,
@@ -456,7 +451,7 @@ def train(ctx, data, model_name, out, max_epochs, params, test_size, val_size, s
 @main.command()
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
 @click.option("--data", required=True, type=click.Path(exists=True), help="DATA: folder-per-label tree or CSV manifest.")
-@click.option("--split", type=click.Choice(["all", "train", "validation", "test"]), default="all", show_default=True,
+@click.option("--split", type=click.Choice(EVALUATION_SPLITS), default="all", show_default=True,
               help="Score every item, or one part of the split recorded in the model file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (accuracy, balanced_accuracy, macro_f1, per_class, confusion).")
 @click.option("--confusion", type=click.Path(dir_okay=False), default=None, help="Write the confusion matrix PNG here.")
@@ -478,16 +473,46 @@ def evaluate(ctx, model, data, split, as_json, confusion, jobs, cache_dir, no_ca
     ctx.exit(_report_failures(failures))
 
 
-def _model_and_files(args: tuple[str, ...]) -> tuple[str, list[str], bool]:
+def _model_and_files(ctx: click.Context, args: tuple[str, ...], hop: float | None, what: str) -> tuple[str, list[str]]:
     """Split ``[MODEL] FILE...``: a first argument ending in .safetensors is the model,
-    otherwise the shipped model is used.  Returns (model, files, shipped)."""
+    otherwise the shipped model is used (and named on stderr).  Checks --hop against
+    --overlap and that there is a file to ``what``."""
+    if hop is not None and ctx.get_parameter_source("overlap") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("give --hop or --overlap, not both")
     if args and args[0].lower().endswith(".safetensors"):
         if not Path(args[0]).is_file():
             raise click.BadParameter(f"model file {args[0]!r} does not exist", param_hint="MODEL")
-        return args[0], list(args[1:]), False
-    from musicnn.pretrained import default_model
+        model, files = args[0], list(args[1:])
+    else:
+        from musicnn.pretrained import default_model
 
-    return str(default_model()), list(args), True
+        model, files = str(default_model()), list(args)
+        if files:
+            _echo_err(f"model: {model} (shipped instrument-family model; give a .safetensors file to use another)")
+    if not files:
+        raise click.UsageError(f"give at least one audio file to {what}")
+    return model, files
+
+
+def _checked_path(path: str | None, check: Callable[[str], Any], param_hint: str) -> None:
+    """Run a library check of an output path before any work; its error is a usage error of the option."""
+    if path is None:
+        return
+    try:
+        check(path)
+    except MusicnnError as exc:
+        raise click.BadParameter(str(exc), param_hint=param_hint) from None
+
+
+def _window_options(fn: Callable) -> Callable:
+    """--overlap, --hop and --batch-size of classify and embed."""
+    fn = click.option("--batch-size", type=click.IntRange(1), default=BATCH_SIZE, show_default=True,
+                      help="Windows per forward pass (windows of several files share a batch).")(fn)
+    fn = click.option("--hop", type=click.FloatRange(0, min_open=True), default=None, metavar="SECONDS",
+                      help="Seconds between window starts, instead of --overlap.")(fn)
+    fn = click.option("--overlap", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True,
+                      help="Overlap of the analysis windows (a fraction of the window).")(fn)
+    return fn
 
 
 @main.command()
@@ -495,11 +520,8 @@ def _model_and_files(args: tuple[str, ...]) -> tuple[str, list[str], bool]:
 @click.option("--top-k", "-k", type=click.IntRange(1), default=3, show_default=True, help="Labels shown per file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="What is printed on stdout (the files classified by this call).")
-@click.option("--overlap", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True,
-              help="Overlap of the analysis windows (a fraction of the window).")
-@click.option("--hop", type=click.FloatRange(0, min_open=True), default=None, metavar="SECONDS",
-              help="Seconds between window starts, instead of --overlap.")
-@click.option("--aggregate", "method", type=click.Choice(["mean", "max", "vote"]), default="mean", show_default=True,
+@_window_options
+@click.option("--aggregate", type=click.Choice(AGGREGATES), default="mean", show_default=True,
               help="How window probabilities make the file's scores: mean probability; max: each class's "
                    "highest window probability (not renormalised); vote: share of windows won, ties broken "
                    "by the mean probability.")
@@ -509,11 +531,9 @@ def _model_and_files(args: tuple[str, ...]) -> tuple[str, list[str], bool]:
 @click.option("--segments", type=click.Path(dir_okay=False), default=None,
               help="Write each file's window timeline (start, end, top label, every class's probability) as "
                    ".csv or .json; with several files use a {stem} field, e.g. segments/{stem}.csv.")
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
-              help="Windows per forward pass (windows of several files share a batch).")
 @click.pass_context
 @_handle_errors
-def classify(ctx, args, top_k, fmt, overlap, hop, method, out, segments, batch_size) -> None:
+def classify(ctx, args, top_k, fmt, overlap, hop, aggregate, out, segments, batch_size) -> None:
     """Classify audio FILES of any length with the model file MODEL.
 
     Without MODEL (when the first argument does not end in .safetensors) the model that
@@ -534,30 +554,16 @@ def classify(ctx, args, top_k, fmt, overlap, hop, method, out, segments, batch_s
       musicnn classify runs/cnn.safetensors music/*.flac --out results.csv \\
           --segments segments/{stem}.json     # rerun the same command to resume
     """
-    from musicnn.errors import ConfigError
-    from musicnn.features import FeatureSpec
-    from musicnn.inference.engine import classify_batch, segment_paths
+    from musicnn.inference.engine import classify_batch
+    from musicnn.inference.writers import RESULTS_SUFFIXES, check_suffix, segment_paths
+    from musicnn.modelfile import load_with_spec
 
-    if hop is not None and ctx.get_parameter_source("overlap") is not click.core.ParameterSource.DEFAULT:
-        raise click.UsageError("give --hop or --overlap, not both")
-    model, files, shipped = _model_and_files(args)
-    if not files:
-        raise click.UsageError("give at least one audio file to classify")
-    if shipped:
-        _echo_err(f"model: {model} (shipped instrument-family model; give a .safetensors file to use another)")
-    if out is not None and Path(out).suffix.lower() not in (".csv", ".jsonl"):
-        raise click.BadParameter(f"{out!r}: use a .csv or .jsonl file name", param_hint="--out")
-    if segments is not None:
-        try:
-            segment_paths(segments, files)
-        except ConfigError as exc:
-            raise click.BadParameter(str(exc), param_hint="--segments") from None
-    from musicnn.modelfile import load_model
-
-    est, meta = load_model(model)
-    spec = FeatureSpec.from_dict(meta["feature_spec"])
+    model, files = _model_and_files(ctx, args, hop, "classify")
+    _checked_path(out, lambda p: check_suffix(p, RESULTS_SUFFIXES, "a results file"), "--out")
+    _checked_path(segments, lambda p: segment_paths(p, files), "--segments")
+    est, spec, _ = load_with_spec(model)
     report = classify_batch(est, spec, files, out=out, segments=segments, top_k=top_k, overlap=overlap,
-                            hop=hop, aggregate=method, batch_size=batch_size, progress=_progress_enabled(ctx))
+                            hop=hop, aggregate=aggregate, batch_size=batch_size, progress=_progress_enabled(ctx))
     preds, failures = report.predictions, report.failures
     if fmt == "json":
         click.echo(json.dumps([p.to_dict() for p in preds], indent=2))
@@ -585,12 +591,7 @@ def classify(ctx, args, top_k, fmt, overlap, hop, method, out, segments, batch_s
 @click.argument("args", nargs=-1, required=True, type=click.Path(), metavar="[MODEL] FILES...")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Where to write: .npz (paths, embeddings), .csv (path, e0, e1, ...) or .json.")
-@click.option("--overlap", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True,
-              help="Overlap of the analysis windows.")
-@click.option("--hop", type=click.FloatRange(0, min_open=True), default=None, metavar="SECONDS",
-              help="Seconds between window starts, instead of --overlap.")
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
-              help="Windows per forward pass (windows of several files share a batch).")
+@_window_options
 @click.pass_context
 @_handle_errors
 def embed(ctx, args, out, overlap, hop, batch_size) -> None:
@@ -602,40 +603,16 @@ def embed(ctx, args, out, overlap, hop, batch_size) -> None:
     averaged over the file's windows: vectors for timbre maps, retrieval or transfer.
     Files are streamed and their windows batched across files, as by `classify`.
     """
-    import numpy as np
-
-    from musicnn.features import FeatureSpec
     from musicnn.inference.engine import embed_files
-    from musicnn.modelfile import load_model
+    from musicnn.inference.writers import EMBEDDING_SUFFIXES, check_suffix, write_embeddings
+    from musicnn.modelfile import load_with_spec
 
-    target = Path(out)
-    suffix = target.suffix.lower()
-    if suffix not in (".npz", ".csv", ".json"):
-        raise click.BadParameter(f"{out!r}: use a .npz, .csv or .json file name", param_hint="--out")
-    if hop is not None and ctx.get_parameter_source("overlap") is not click.core.ParameterSource.DEFAULT:
-        raise click.UsageError("give --hop or --overlap, not both")
-    model, files, shipped = _model_and_files(args)
-    if not files:
-        raise click.UsageError("give at least one audio file to embed")
-    if shipped:
-        _echo_err(f"model: {model} (shipped instrument-family model; give a .safetensors file to use another)")
-    est, meta = load_model(model)
-    spec = FeatureSpec.from_dict(meta["feature_spec"])
-    paths, emb, failures = embed_files(est, spec, list(files), overlap=overlap, hop=hop, batch_size=batch_size,
+    _checked_path(out, lambda p: check_suffix(p, EMBEDDING_SUFFIXES, "an embeddings file"), "--out")
+    model, files = _model_and_files(ctx, args, hop, "embed")
+    est, spec, _ = load_with_spec(model)
+    paths, emb, failures = embed_files(est, spec, files, overlap=overlap, hop=hop, batch_size=batch_size,
                                        progress=_progress_enabled(ctx))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        import csv
-
-        with open(target, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["path", *[f"e{i}" for i in range(emb.shape[1])]])
-            for p, row in zip(paths, emb):
-                writer.writerow([p, *[f"{v:.6g}" for v in row]])
-    elif suffix == ".json":
-        target.write_text(json.dumps([{"path": p, "embedding": [float(v) for v in row]} for p, row in zip(paths, emb)]))
-    else:
-        np.savez(target, paths=np.array(paths, dtype=str), embeddings=emb)
+    target = write_embeddings(out, paths, emb)
     click.echo(f"wrote {len(paths)} embeddings of {emb.shape[1]} values to {target}")
     ctx.exit(_report_failures(failures))
 

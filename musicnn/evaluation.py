@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from musicnn.atomic import atomic_open
 from musicnn.errors import DataError
 
 __all__ = ["Report", "evaluate", "plot_confusion", "plot_curves"]
@@ -113,11 +114,7 @@ def plot_confusion(report: Report, path: str | os.PathLike, *, title: str | None
     -------
     Path
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     cm = np.asarray(report.confusion, dtype=float)
     rows = cm.sum(axis=1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
@@ -136,12 +133,7 @@ def plot_confusion(report: Report, path: str | os.PathLike, *, title: str | None
                         color="white" if norm[i, j] > 0.5 else "black")
     ax.set_title(title or f"accuracy {report.accuracy:.3f}, macro F1 {report.macro_f1:.3f} (n={report.n})")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save_png(fig, path, dpi=120)
 
 
 def plot_curves(history: dict[str, Any], path: str | os.PathLike, *, title: str | None = None) -> Path:
@@ -159,11 +151,7 @@ def plot_curves(history: dict[str, Any], path: str | os.PathLike, *, title: str 
     -------
     Path
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, (ax, acc) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = np.arange(1, len(history.get("train_loss", [])) + 1)
 
@@ -194,9 +182,27 @@ def plot_curves(history: dict[str, Any], path: str | os.PathLike, *, title: str 
         if axis.lines:
             axis.legend(loc="upper right" if axis is ax else "lower right")
     fig.suptitle(title or "training curves")
-    fig.tight_layout()
+    return _save_png(fig, path, dpi=110)
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_png(fig: Any, path: str | os.PathLike, *, dpi: int) -> Path:
+    """Lay out ``fig``, write it as a PNG atomically (folders are created) and close it."""
+    plt = _pyplot()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        fig.tight_layout()
+        with atomic_open(path, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
     return path

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from musicnn.audio.io import check_sr
+from musicnn.choices import FEATURE_KINDS, NORMS, POOLING_STATS
 from musicnn.errors import FeatureError
 
 __all__ = [
@@ -64,11 +65,8 @@ __all__ = [
     "preset",
 ]
 
-KINDS = ("stft", "mel", "logmel", "mfcc", "cqt", "chroma", "descriptors")
-
-NORMS = ("none", "clip", "band", "pcen")
-
-POOLING_STATS = ("mean", "std", "min", "max", "median", "skew", "kurtosis")
+#: Feature kinds, normalisations and pooling statistics (defined in :mod:`musicnn.choices`).
+KINDS = FEATURE_KINDS
 
 _FORMAT = 2  # bump when compute() changes its output for an unchanged spec
 

@@ -8,7 +8,9 @@ The safetensors header's metadata key ``"musicnn"`` holds a JSON object::
 ``params`` are the estimator's hyper-parameters (``get_params``), ``learned`` its
 non-array learned state (``learned_metadata``: class names, input shape, history).
 Loading rebuilds the estimator from the registry and restores its arrays; nothing is
-ever unpickled.  :func:`read_metadata` reads only the JSON and does not import torch.
+ever unpickled.  :func:`read_metadata` reads only the JSON and does not import torch;
+:func:`load_with_spec` also rebuilds the feature spec the model was trained on, and
+:func:`describe_model` says what a model file holds.
 """
 
 from __future__ import annotations
@@ -24,9 +26,18 @@ from typing import Any
 import numpy as np
 
 from musicnn.atomic import atomic_path
-from musicnn.errors import ConfigError, ModelFileError
+from musicnn.errors import ConfigError, FeatureError, ModelFileError
 
-__all__ = ["FORMAT_VERSION", "METADATA_KEY", "load_model", "read_metadata", "save_model"]
+__all__ = [
+    "FORMAT_VERSION",
+    "METADATA_KEY",
+    "describe_model",
+    "load_model",
+    "load_with_spec",
+    "read_metadata",
+    "receptive_field_seconds",
+    "save_model",
+]
 
 FORMAT_VERSION = 1
 METADATA_KEY = "musicnn"
@@ -249,3 +260,93 @@ def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
             f"({type(err).__name__}: {err}); the file is corrupt"
         ) from err
     return estimator, document
+
+
+def _feature_spec(document: dict[str, Any], path: Path, *, required: bool = True) -> Any:
+    """The :class:`~musicnn.features.FeatureSpec` a model file records (None when absent and not required)."""
+    from musicnn.features import FeatureSpec
+
+    raw = document.get("feature_spec")
+    if raw is None:
+        if not required:
+            return None
+        raise ModelFileError(f"{path}: the model file records no feature_spec; save the model with "
+                             "metadata={'feature_spec': spec.to_dict()}")
+    if not isinstance(raw, dict):
+        raise ModelFileError(f"{path}: the feature_spec entry is not a JSON object; the file is corrupt")
+    try:
+        return FeatureSpec.from_dict(raw)
+    except (FeatureError, TypeError) as err:
+        raise ModelFileError(f"{path}: the recorded feature_spec is not valid ({err}); "
+                             "was it written by another version of musicnn?") from err
+
+
+def load_with_spec(path: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
+    """Load a model file with the feature spec its model was trained on.
+
+    Returns
+    -------
+    estimator
+        As for :func:`load_model`.
+    spec : FeatureSpec
+        The features the model expects (the file's ``feature_spec``).
+    metadata : dict
+
+    Raises
+    ------
+    ModelFileError
+        As for :func:`load_model`; also a file that records no valid feature spec.
+    """
+    estimator, document = load_model(path)
+    return estimator, _feature_spec(document, Path(path)), document
+
+
+def receptive_field_seconds(estimator: Any, spec: Any) -> tuple[float, int] | None:
+    """What one unit of a convolutional model sees, in its features' units.
+
+    Returns
+    -------
+    (seconds, bins) or None
+        The receptive field's extent in time (frames times ``spec.hop_length / spec.sr``)
+        and the feature bins it covers (every bin for a model that convolves over time
+        only); None for a model without ``receptive_field``.
+    """
+    rf = getattr(estimator, "receptive_field", None)
+    if not callable(rf):
+        return None
+    field = rf()
+    bins = field.bins if len(field.size) > 1 else int(estimator.n_features_in_)
+    return field.frames * spec.hop_length / spec.sr, int(bins)
+
+
+def describe_model(path: str | os.PathLike) -> str:
+    """What a model file holds, for a terminal: family, classes, features, parameters,
+    training, test scores, the network (torch models) and its receptive field."""
+    path = Path(path)
+    meta = read_metadata(path)
+    spec = _feature_spec(meta, path, required=False)
+    learned = meta.get("learned", {})
+    summary = meta.get("summary") or {}
+    lines = [f"model: {path}", f"family: {meta['family']}"]
+    if "classes" in learned:
+        lines.append(f"classes ({len(learned['classes'])}): {', '.join(learned['classes'])}")
+    if spec is not None:
+        lines.append(f"features: {spec.describe()}")
+    lines.append("parameters: " + ", ".join(f"{k}={v!r}" for k, v in sorted(meta.get("params", {}).items())))
+    hist = summary.get("history") or {}
+    if hist.get("n_epochs"):
+        lines.append(f"training: {hist['n_epochs']} epochs (best {hist.get('best_epoch')}), "
+                     f"{hist.get('seconds', 0):.1f} s; fit on {summary.get('fit_on', '?')}")
+    if summary.get("test"):
+        t = summary["test"]
+        lines.append(f"test (held-out groups, n={t['n']}): accuracy {t['accuracy']:.3f}, macro F1 {t['macro_f1']:.3f}")
+    estimator, _ = load_model(path)
+    network = getattr(estimator, "summary", None)
+    if callable(network):
+        lines.append(network())
+    field = receptive_field_seconds(estimator, spec) if spec is not None else None
+    if field is not None:
+        seconds, bins = field
+        lines.append(f"receptive field: {seconds:.3f} s over {bins} of {estimator.n_features_in_} {spec.kind} bins "
+                     f"(hop {spec.hop_length} at {spec.sr} Hz)")
+    return "\n".join(lines)

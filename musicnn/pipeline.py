@@ -16,18 +16,23 @@ from typing import Any, Callable
 import numpy as np
 
 from musicnn import __version__
+from musicnn.atomic import atomic_open
+from musicnn.checks import check_choice, check_int
+from musicnn.choices import EVALUATION_SPLITS
 from musicnn.data import Collection
-from musicnn.errors import ConfigError, DataError, FeatureError, MusicnnError
+from musicnn.errors import ConfigError, DataError, MusicnnError
 from musicnn.features import FeatureSpec, preset
-from musicnn.store import FeatureStore
+from musicnn.store import ExtractResult, FeatureStore
 
 __all__ = [
     "Dataset",
     "TrainOutcome",
     "build_estimator",
     "default_spec",
+    "feature_spec",
     "load_features",
     "train",
+    "training_params",
     "evaluate_model",
     "sidecar_paths",
 ]
@@ -56,6 +61,27 @@ class Dataset:
     failures: list[tuple[str, str]] = field(default_factory=list)
     n_cached: int = 0
 
+    @classmethod
+    def from_extract(cls, items: Collection, result: ExtractResult) -> Dataset:
+        """The items of ``result`` (:meth:`FeatureStore.extract` of ``items``) that gave features.
+
+        Raises
+        ------
+        FeatureError
+            When the features differ in shape.
+        """
+        X = result.stacked(items.source)
+        kept = items.subset(result.ok)
+        return cls(X=X, y=kept.y.astype(str), items=kept, failures=result.failures, n_cached=result.n_cached)
+
+    def save(self, path: str | os.PathLike, spec: FeatureSpec) -> Path:
+        """Write the features to a ``.npz``: ``X``, ``y``, ``paths`` and ``spec`` (its JSON)."""
+        path = Path(path)
+        with atomic_open(path, "wb") as fh:
+            np.savez_compressed(fh, X=self.X, y=self.y.astype(str), paths=np.array(self.items.paths, dtype=str),
+                                spec=np.array(spec.to_json()))
+        return path
+
 
 def default_spec(model: str, **changes: Any) -> FeatureSpec:
     """The feature spec a model family trains on by default, with ``changes`` applied."""
@@ -63,6 +89,28 @@ def default_spec(model: str, **changes: Any) -> FeatureSpec:
 
     info = REGISTRY.get(model)
     return preset(info.features if info else "mfcc", **changes)
+
+
+def feature_spec(preset_name: str | None = None, *, model: str | None = None, **changes: Any) -> FeatureSpec:
+    """The features of a run: a preset with ``changes`` applied.
+
+    Parameters
+    ----------
+    preset_name : str or None
+        A preset of :data:`musicnn.features.PRESETS`; None: family ``model``'s own
+        (:func:`default_spec`), or ``logmel`` without a model.
+    model : str or None
+    **changes
+        :class:`FeatureSpec` fields; None values are left out.  ``pooling`` may be a
+        comma-separated string (``"mean,std"``; ``"none"`` or ``""``: frame sequences).
+    """
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if isinstance(changes.get("pooling"), str):
+        raw = changes["pooling"].strip().lower()
+        changes["pooling"] = () if raw in ("", "none") else tuple(s.strip() for s in raw.split(",") if s.strip())
+    if preset_name is None and model is not None:
+        return default_spec(model, **changes)
+    return preset(preset_name or "logmel", **changes)
 
 
 def load_features(
@@ -82,20 +130,60 @@ def load_features(
     """
     store = store if store is not None else FeatureStore()
     res = store.extract(items.paths, spec, jobs=jobs, progress=progress, desc=desc, variant=variant)
-    keep = res.ok
-    feats = [f for f in res.features if f is not None]
-    if not feats:
-        X = np.zeros((0,), dtype=np.float32)
-    else:
-        shapes = {f.shape for f in feats}
-        if len(shapes) > 1:
-            raise FeatureError(
-                f"features of {items.source} have different shapes {sorted(shapes)[:3]}: "
-                "set a clip duration (--duration) so that every clip gives the same number of frames"
-            )
-        X = np.stack(feats)
-    kept = items.subset(keep)
-    return Dataset(X=X, y=kept.y.astype(str), items=kept, failures=res.failures, n_cached=res.n_cached)
+    return Dataset.from_extract(items, res)
+
+
+def _accepted(cls: type) -> set[str]:
+    return set(inspect.signature(cls.__init__).parameters) - {"self", "args", "kwargs"}
+
+
+def _known_params(cls: type, params: dict[str, Any], family: str | None = None) -> dict[str, Any]:
+    """``params`` less ``device="cpu"`` for a family without a device; :class:`ConfigError`
+    naming the parameters ``cls`` does not have (and the ones it has)."""
+    accepted = _accepted(cls)
+    params = dict(params)
+    if params.get("device") == "cpu" and "device" not in accepted:
+        params.pop("device")
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        why = " (it trains without epochs)" if unknown[0] == "max_epochs" else ""
+        raise ConfigError(f"{family or cls.__name__} has no parameter {', '.join(map(repr, unknown))}{why}: "
+                          f"leave {unknown[0]} unset; its parameters: {', '.join(sorted(accepted))}")
+    return params
+
+
+def training_params(
+    model: str,
+    params: dict[str, Any] | None = None,
+    *,
+    max_epochs: int | None = None,
+    lr: float | None = None,
+    device: str | None = None,
+    lr_schedule: str | None = None,
+    augment: str | None = None,
+    class_weight: str | None = None,
+) -> dict[str, Any]:
+    """The hyper-parameters of family ``model`` for a training run, checked before any work.
+
+    The name's registry defaults (``cell="lstm"`` for ``lstm``), then ``params``, then the
+    training options given (not None), which win over ``params``.  Every iterative family
+    names its epoch count ``max_epochs`` and its learning rate ``lr``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown family, or a parameter or option the family does not have (``max_epochs``
+        for a family without epochs, such as ``hopfield``); ``device="cpu"`` is accepted by
+        every family.
+    """
+    from musicnn.models import get_estimator_class, params_for
+
+    cls = get_estimator_class(model)
+    out = params_for(model, params)
+    options = {"max_epochs": max_epochs, "lr": lr, "device": device, "lr_schedule": lr_schedule,
+               "augment": augment, "class_weight": class_weight}
+    out.update({k: v for k, v in options.items() if v is not None})
+    return _known_params(cls, out, family=model)
 
 
 def build_estimator(cls: type, params: dict[str, Any], *, seed: int = 0, progress: bool = True) -> Any:
@@ -105,15 +193,8 @@ def build_estimator(cls: type, params: dict[str, Any], *, seed: int = 0, progres
     ``device="cpu"`` is dropped for families without a device.  Any other parameter the
     family does not have raises :class:`ConfigError` listing the ones it has.
     """
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "args", "kwargs"}
-    params = dict(params)
-    if params.get("device") == "cpu" and "device" not in accepted:
-        params.pop("device")
-    unknown = sorted(set(params) - accepted)
-    if unknown:
-        hint = {"max_epochs": " (it has no epochs: drop --epochs)"}.get(unknown[0], "")
-        raise ConfigError(f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}{hint}; "
-                          f"its parameters: {', '.join(sorted(accepted))}")
+    accepted = _accepted(cls)
+    params = _known_params(cls, params)
     for name in ("seed", "random_state"):
         if name in accepted:
             params.setdefault(name, seed)
@@ -131,8 +212,7 @@ def _audio_variants(audio_augment: str | None, copies: int, seed: int) -> list[A
 
     if not parse_audio_augment(audio_augment):
         return []
-    if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
-        raise ConfigError(f"augment_copies={copies!r} must be an integer >= 1")
+    check_int("augment_copies", copies, minimum=1)
     return [AudioAugment(audio_augment, copy=k, seed=seed) for k in range(1, copies + 1)]
 
 
@@ -192,7 +272,7 @@ def _write_curves_csv(history: dict[str, Any], path: Path) -> None:
     import csv
 
     columns = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
-    with open(path, "w", newline="") as f:
+    with atomic_open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["epoch", *columns])
         for i in range(len(history.get("train_loss", []))):
@@ -295,9 +375,10 @@ def train(
     from musicnn.training.distributed import barrier, context
     from musicnn.evaluation import evaluate, plot_confusion, plot_curves
     from musicnn.modelfile import save_model
-    from musicnn.models import get_estimator_class, params_for
+    from musicnn.models import get_estimator_class
 
     cls = get_estimator_class(model)  # fail fast on an unknown name
+    params = training_params(model, params)  # and on a parameter the family does not have
     variants = _audio_variants(audio_augment, augment_copies, seed)
     coll = data if isinstance(data, Collection) else Collection.load(data)
     if len(coll.labels) < 2:
@@ -311,7 +392,6 @@ def train(
     spec = spec if spec is not None else default_spec(model)
     if spec.duration is None:
         spec = spec.replace(duration=_clip_duration(splits["train"]))
-    params = params_for(model, params)  # lstm = the RNN with cell="lstm"
     device = str(params.get("device", "cpu")).lower()
     dist = context("cuda" if device.startswith("cuda") or (device == "auto" and _cuda_available()) else "cpu")
     if not dist.is_main:
@@ -345,9 +425,9 @@ def train(
             log(f"resuming from {files['checkpoint']}" if files["checkpoint"].exists()
                 else f"no checkpoint at {files['checkpoint']}: starting from the first epoch")
         elif files["checkpoint"].exists():
-            log(f"replacing the checkpoint of an earlier run, {files['checkpoint']} (--resume continues it)")
+            log(f"replacing the checkpoint of an earlier run, {files['checkpoint']} (resume=True continues it)")
     elif resume:
-        log(f"{model} trains without epochs or checkpoints: --resume has nothing to resume")
+        log(f"{model} trains without epochs or checkpoints: resume=True has nothing to resume")
     val = sets.get("validation")
     unseen = sorted(set(val.y) - set(train_set.y)) if val is not None else []
     # Models with early stopping watch the validation split; the others learn from it too.
@@ -389,7 +469,8 @@ def train(
     files["checkpoint"].unlink(missing_ok=True)  # the model file now holds the result
     written = {"model": model_path}
     if report is not None:
-        files["report"].write_text(report.to_json())
+        with atomic_open(files["report"]) as fh:
+            fh.write(report.to_json())
         plot_confusion(report, files["confusion"], title=f"{model} on held-out groups: accuracy {report.accuracy:.3f}, "
                                                          f"macro F1 {report.macro_f1:.3f}")
         written["report"], written["confusion"] = files["report"], files["confusion"]
@@ -426,10 +507,10 @@ def evaluate_model(
     failures : list of (str, str)
     """
     from musicnn.evaluation import evaluate
-    from musicnn.modelfile import load_model
+    from musicnn.modelfile import load_with_spec
 
-    est, meta = load_model(model_path)
-    spec = FeatureSpec.from_dict(meta["feature_spec"])
+    check_choice("split", split, EVALUATION_SPLITS)
+    est, spec, meta = load_with_spec(model_path)
     coll = data if isinstance(data, Collection) else Collection.load(data)
     if split != "all":
         saved = (meta.get("summary") or {}).get("split")

@@ -1,7 +1,7 @@
-"""Files that ship with musicnn: the data set cards (``datasets/``) and recipes (``recipes/``).
+"""Files that ship with musicnn: the data set cards (``datasets/``).
 
-In a source checkout they are the top-level folders; in an installed wheel they are the
-packages ``musicnn._cards`` and ``musicnn._recipes`` (see ``pyproject.toml``).
+In a source checkout they are the top-level folder; in an installed wheel, the package
+``musicnn._cards`` (see ``pyproject.toml``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cards", "recipes"]
+__all__ = ["cards"]
 
 _SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,14 +29,10 @@ def _listing(package: str, source: str) -> dict[str, Any]:
     if not folder.is_dir():
         return {}
     return {p.name.rsplit(".", 1)[0]: p for p in folder.iterdir()
-            if p.name.endswith((".md", ".toml")) and p.name.lower() != "readme.md"}
+            if p.name.endswith(".md") and p.name.lower() != "readme.md"}
 
 
 def cards() -> dict[str, Any]:
     """Data set cards by name (``instruments`` -> its file)."""
     return _listing("musicnn._cards", "datasets")
 
-
-def recipes() -> dict[str, Any]:
-    """Recipes by name."""
-    return _listing("musicnn._recipes", "recipes")

@@ -21,8 +21,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from musicnn.atomic import atomic_path
+from musicnn.atomic import atomic_open
 from musicnn.checks import describe_error
+from musicnn.errors import FeatureError
 from musicnn.features import FeatureSpec
 from musicnn.progress import progress_bar
 from musicnn.runtime import single_thread
@@ -66,13 +67,37 @@ class ExtractResult:
         """Boolean mask of the paths that gave features."""
         return np.array([f is not None for f in self.features], dtype=bool)
 
+    @property
+    def shapes(self) -> list[tuple[int, ...]]:
+        """The distinct shapes of the features, sorted."""
+        return sorted({f.shape for f in self.features if f is not None})
+
+    def stacked(self, source: str = "the files") -> np.ndarray:
+        """The features of the paths that gave some, stacked: ``(n_ok, ...)``; ``(0,)`` when none.
+
+        Raises
+        ------
+        FeatureError
+            When the features differ in shape (files of different lengths and no clip
+            duration); ``source`` names the files in the message.
+        """
+        feats = [f for f in self.features if f is not None]
+        if not feats:
+            return np.zeros((0,), dtype=np.float32)
+        shapes = self.shapes
+        if len(shapes) > 1:
+            raise FeatureError(
+                f"features of {source} have different shapes {shapes[:3]}: set a clip duration "
+                "(duration=SECONDS) so that every clip gives the same number of frames, or pool the "
+                "frames (pooling=STATS) into one vector per file"
+            )
+        return np.stack(feats)
+
 
 def _file_key(path: Path) -> str:
     st = path.stat()
     ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
     return hashlib.sha1(ident.encode()).hexdigest()
-
-
 
 
 class FeatureStore:
@@ -114,9 +139,9 @@ class FeatureStore:
         entry.parent.mkdir(parents=True, exist_ok=True)
         spec_file = self.root / spec.hash / "spec.json"
         if not spec_file.exists():
-            with atomic_path(spec_file) as tmp:
-                tmp.write_text(spec.to_json())
-        with atomic_path(entry) as tmp, open(tmp, "wb") as f:
+            with atomic_open(spec_file) as f:
+                f.write(spec.to_json())
+        with atomic_open(entry, "wb") as f:
             np.save(f, np.ascontiguousarray(features), allow_pickle=False)
 
     def compute(self, path: str | os.PathLike, spec: FeatureSpec, variant: Any = None) -> tuple[np.ndarray, bool]:

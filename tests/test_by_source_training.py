@@ -70,4 +70,4 @@ def test_by_source_options_are_checked(two_fonts, tmp_path):
     assert "--split by-source" in result.output
     result = _invoke(["train", "--data", str(two_fonts), "--model", "mlp", "--out", out, "--split", "by-source",
                       "--test-source", "fluid"], code=1)
-    assert "'fluid' is not a source" in result.output and "merlin, timgm6mb" in result.output
+    assert "--test-source fluid is not a source" in result.output and "merlin, timgm6mb" in result.output

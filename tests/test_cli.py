@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,6 +68,18 @@ def test_help_imports_neither_torch_nor_librosa():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY=\n" in out or out.strip().endswith("HEAVY="), out
     assert "datasets" in out and "classify" in out
+
+
+def test_the_choices_the_cli_lists_are_the_librarys():
+    from musicnn import choices
+    from musicnn.features import KINDS, NORMS, PRESETS
+    from musicnn.inference.engine import AGGREGATES
+    from musicnn.training.config import LR_SCHEDULES
+
+    assert tuple(PRESETS) == choices.PRESET_NAMES and KINDS is choices.FEATURE_KINDS and NORMS is choices.NORMS
+    assert AGGREGATES is choices.AGGREGATES and LR_SCHEDULES is choices.LR_SCHEDULES
+    help_text = " ".join(CliRunner().invoke(main, ["train", "--help"]).output.split())
+    assert "logmel, mfcc, descriptors, chroma" in help_text and "constant|step|cosine|plateau" in help_text
 
 
 def test_every_command_has_help(runner):
@@ -217,7 +233,8 @@ def test_features_of_files_of_different_lengths(runner, note_paths, tmp_path):
     args = ["features", str(root), "--preset", "logmel", "--cache-dir", str(tmp_path / "c")]
     assert "2 different shapes" in run(runner, args).output
     line = error_line(run(runner, [*args, "--out", str(tmp_path / "f.npz")], code=1))
-    assert "different shapes" in line and "--duration" in line
+    assert "different shapes" in line and "(--duration SECONDS)" in line and "(--pooling STATS)" in line
+    assert "duration=" not in line and not (tmp_path / "f.npz").exists()
     run(runner, [*args, "--duration", "1.0", "--out", str(tmp_path / "f.npz")])
     assert np.load(tmp_path / "f.npz")["X"].shape == (2, 63, 64)
 
@@ -243,13 +260,50 @@ def test_embed_writes_one_vector_per_file(runner, trained, note_paths, tmp_path)
 
 
 def test_embedding_matches_the_models_embed(trained, note_paths):
-    from musicnn.features import FeatureSpec
-    from musicnn.inference.engine import embed_files, window_features
     from musicnn.audio.io import load
-    from musicnn.modelfile import load_model
+    from musicnn.inference.engine import embed_files
+    from musicnn.inference.windows import window_features
+    from musicnn.modelfile import load_with_spec
 
-    est, meta = load_model(trained["mlp"][0])
-    spec = FeatureSpec.from_dict(meta["feature_spec"])
+    est, spec, _ = load_with_spec(trained["mlp"][0])
     paths, emb, failures = embed_files(est, spec, [note_paths[0]], progress=False)
     y, _ = load(note_paths[0], sr=spec.sr)
     np.testing.assert_allclose(emb[0], est.embed(window_features(spec, y)).mean(axis=0), rtol=1e-5)
+
+
+def test_library_messages_name_parameters_not_options():
+    """Every string of the library but its docstrings speaks Python (``max_epochs=3``); only
+    cli.py names options (``--epochs``).  A shell command to run (``pip install ...``) may."""
+    package = Path(__file__).resolve().parents[1] / "musicnn"
+    option = re.compile(r"(?<![\w-])--[a-z]")
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name in ("cli.py", "__main__.py"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        found += [f"{path.name}:{node.lineno}: {node.value!r}" for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                  and option.search(node.value) and "pip install" not in node.value]
+    assert not found, found
+
+
+def test_library_errors_are_reworded_in_the_options_of_train(runner, notes, tmp_path):
+    def train(model, *extra):
+        return error_line(run(runner, ["train", "--data", str(notes), "--model", model, "--out",
+                                       str(tmp_path / "m.safetensors"), "--cache-dir", str(tmp_path / "c"), *extra],
+                              code=1))
+
+    line = train("hopfield", "--epochs", "3")
+    assert "hopfield has no parameter 'max_epochs' (it trains without epochs): drop --epochs;" in line
+    assert "hopfield has no parameter 'lr': drop --lr;" in train("hopfield", "--lr", "0.1")
+    line = train("mlp", "--epochs", "0")
+    assert "--epochs 0 must be" in line and "max_epochs" not in line
+
+
+def test_the_warning_handler_is_restored_after_a_command(runner):
+    before = warnings.showwarning
+    run(runner, ["models"])
+    assert warnings.showwarning is before

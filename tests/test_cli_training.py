@@ -58,7 +58,7 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_model(notes, tmp_path, monke
 def test_train_options_reach_the_model_and_curves(notes, tmp_path):
     out = tmp_path / "cnn.safetensors"
     res = CliRunner().invoke(main, [
-        "-q", "train", "--data", str(notes), "--model", "cnn", "--out", str(out), "--epochs", "3",
+        "-q", "train", "--data", str(notes), "--model", "cnn", "--out", str(out), "--epochs", "3", "--lr", "0.002",
         "--param", "channels=[4,8]", "--lr-schedule", "cosine", "--class-weight", "balanced",
         "--augment", "specaugment,crop=0.9", "--audio-augment", "gain", "--augment-copies", "1"])
     assert res.exit_code == 0, res.output
@@ -66,6 +66,7 @@ def test_train_options_reach_the_model_and_curves(notes, tmp_path):
 
     meta = read_metadata(out)
     assert meta["params"]["lr_schedule"] == "cosine" and meta["params"]["class_weight"] == "balanced"
+    assert meta["params"]["lr"] == 0.002 and meta["params"]["max_epochs"] == 3
     assert meta["params"]["augment"] == "specaugment,crop=0.9"
     assert meta["summary"]["audio_augment"] == {"augment": "gain", "copies": 1}
     header, *rows = (tmp_path / "cnn.curves.csv").read_text().splitlines()

@@ -20,16 +20,9 @@ from musicnn.audio.io import load
 from musicnn.cli import EXIT_SKIPPED, main
 from musicnn.errors import ConfigError
 from musicnn.features import FeatureSpec
-from musicnn.inference.engine import (
-    ResultsFile,
-    aggregate_windows,
-    classify_batch,
-    classify_files,
-    classify_signal,
-    segment_paths,
-    window_features,
-    window_starts,
-)
+from musicnn.inference.engine import aggregate_windows, classify_batch, classify_files, classify_signal
+from musicnn.inference.windows import window_features, window_starts
+from musicnn.inference.writers import ResultsFile, segment_paths
 
 
 def test_window_starts_cover_the_signal():
@@ -100,6 +93,13 @@ def concat(paths, out: Path, *, rate: int = 16000, stereo: bool = False) -> Path
     if stereo:
         y = np.stack([y, 0.25 * y], axis=1)
     sf.write(out, y, rate, subtype="FLOAT")
+    return out
+
+
+def truncated(src: Path, out: Path) -> Path:
+    """The first half of the bytes of ``src``: a file cut short, as by a crashed copy."""
+    data = src.read_bytes()
+    out.write_bytes(data[: len(data) // 2])
     return out
 
 
@@ -196,7 +196,7 @@ def test_aggregate_mean_max_vote():
     scores, order = aggregate_windows(P, "vote")
     np.testing.assert_allclose(scores, [0.5, 0.25, 0.25])  # vote shares
     assert list(order) == [0, 1, 2]  # 1 and 2 tie on votes: 1 has the higher mean probability
-    with pytest.raises(ConfigError, match="mean, max, vote"):
+    with pytest.raises(ConfigError, match="aggregate='median' is not valid; choose one of 'mean', 'max', 'vote'"):
         aggregate_windows(P, "median")
 
 
@@ -219,7 +219,7 @@ def test_aggregate_in_classify_files(songs):
         expected, order = aggregate_windows(table, method)
         assert pred.top == [(("a", "b", "c")[i], pytest.approx(expected[i])) for i in order]
     assert labels == {"mean": "b", "max": "b", "vote": "a"}
-    with pytest.raises(ConfigError, match="valid: mean, max, vote"):
+    with pytest.raises(ConfigError, match="choose one of 'mean', 'max', 'vote'"):
         classify_files(FluteDetector(), SPEC, [songs[0]], aggregate="sum", progress=False)
 
 
@@ -307,8 +307,7 @@ def test_bad_files_in_a_batch_are_listed_and_skipped(songs, tmp_path):
     (tmp_path / "empty.flac").write_bytes(b"")
     (tmp_path / "corrupt.wav").write_bytes(b"RIFF" + bytes(200))
     sf.write(tmp_path / "nothing.wav", np.zeros(0, dtype=np.float32), 16000)
-    cut = tmp_path / "cut.wav"
-    cut.write_bytes(songs[3].read_bytes()[: len(songs[3].read_bytes()) // 2])  # truncated: read as far as it goes
+    cut = truncated(songs[3], tmp_path / "cut.wav")  # read as far as it goes
     files = [songs[0], tmp_path / "silent.wav", tmp_path / "empty.flac", songs[1], tmp_path / "corrupt.wav",
              tmp_path / "missing.mp3", tmp_path / "nothing.wav", cut, songs[2]]
     out = tmp_path / "results.csv"
@@ -469,11 +468,9 @@ def model_files(tmp_path_factory, note_paths):
 
 @pytest.mark.parametrize("family", ["rbf", "mlp"])
 def test_model_files_stream_and_batch_like_the_whole_file_path(model_files, songs, family):
-    from musicnn.features import FeatureSpec as Spec
-    from musicnn.modelfile import load_model
+    from musicnn.modelfile import load_with_spec
 
-    est, meta = load_model(model_files[family])
-    spec = Spec.from_dict(meta["feature_spec"])
+    est, spec, _ = load_with_spec(model_files[family])
     preds, failures = classify_files(est, spec, songs[:3], batch_size=5, progress=False)
     assert not failures
     for path, pred in zip(songs[:3], preds):
@@ -528,12 +525,54 @@ def test_cli_embed_streams_with_hop(model_files, songs, tmp_path):
     cli(["embed", model_files["mlp"], *songs[:2], "--hop", "0.5", "--batch-size", "3", "--out", tmp_path / "e.npz"])
     data = np.load(tmp_path / "e.npz")
     assert data["embeddings"].shape == (2, 16) and list(data["paths"]) == [str(s) for s in songs[:2]]
-    from musicnn.features import FeatureSpec as Spec
-    from musicnn.modelfile import load_model
+    from musicnn.modelfile import load_with_spec
 
-    est, meta = load_model(model_files["mlp"])
-    spec = Spec.from_dict(meta["feature_spec"])
+    est, spec, _ = load_with_spec(model_files["mlp"])
     whole = est.embed(window_features(spec, load(songs[0], sr=spec.sr)[0], hop=0.5)).mean(axis=0)
     np.testing.assert_allclose(data["embeddings"][0], whole, rtol=1e-5, atol=1e-6)
     assert "not both" in cli(["embed", model_files["mlp"], songs[0], "--hop", "1", "--overlap", "0.1",
                               "--out", tmp_path / "e.npz"], code=2).output
+
+
+# -- writers and the command line's wording ------------------------------------------------------------
+
+def test_write_embeddings_by_extension(tmp_path):
+    from musicnn.inference.writers import write_embeddings
+
+    emb = np.arange(6, dtype=np.float32).reshape(2, 3)
+    data = np.load(write_embeddings(tmp_path / "e.npz", ["a.wav", "b.wav"], emb))
+    assert list(data["paths"]) == ["a.wav", "b.wav"] and np.array_equal(data["embeddings"], emb)
+    rows = list(csv.DictReader(open(write_embeddings(tmp_path / "e.csv", ["a.wav", "b.wav"], emb))))
+    assert rows[1] == {"path": "b.wav", "e0": "3", "e1": "4", "e2": "5"}
+    doc = json.loads(write_embeddings(tmp_path / "E.JSON", ["a.wav", "b.wav"], emb).read_text())
+    assert doc[0] == {"path": "a.wav", "embedding": [0.0, 1.0, 2.0]}
+    with pytest.raises(ConfigError, match=r"e\.txt: an embeddings file must end in \.npz, \.csv or \.json"):
+        write_embeddings(tmp_path / "e.txt", ["a.wav", "b.wav"], emb)
+    with pytest.raises(ConfigError, match="one row for each of 3 paths"):
+        write_embeddings(tmp_path / "e.npz", ["a", "b", "c"], emb)
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_cli_speaks_options_for_a_model_file_without_what_it_needs(model_files, songs, notes, tmp_path):
+    from musicnn.errors import ModelFileError
+    from musicnn.modelfile import load_model, load_with_spec, save_model
+
+    bare = save_model(tmp_path / "bare.safetensors", load_model(model_files["rbf"])[0])  # no feature_spec
+    with pytest.raises(ModelFileError, match="records no feature_spec"):
+        load_with_spec(bare)
+    line = cli(["classify", bare, songs[0]], code=1).output.strip().splitlines()[-1]
+    assert line.startswith("Error: ") and "bare.safetensors: the model file records no feature_spec" in line
+    # the model files of this module record no split: the hint names the option
+    line = cli(["evaluate", model_files["rbf"], "--data", notes, "--split", "test"], code=1).output.strip()
+    assert line.endswith("the model file records no split; use --split all")
+
+
+def test_cli_prints_warnings_as_one_line_and_restores_the_handler(model_files, songs, tmp_path):
+    import warnings
+
+    cut = truncated(songs[3], tmp_path / "cut.wav")
+    before = warnings.showwarning
+    output = cli(["classify", model_files["rbf"], cut]).output
+    assert warnings.showwarning is before
+    (line,) = [ln for ln in output.splitlines() if "truncated" in ln]
+    assert line.startswith("Warning: ") and "cut.wav: truncated" in line and "Traceback" not in output

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from musicnn.data import Collection
-from musicnn.features import FeatureSpec
-from musicnn.modelfile import load_model, read_metadata
+from musicnn.modelfile import load_model, load_with_spec, read_metadata
 from musicnn.pipeline import evaluate_model, load_features, train
 from musicnn.store import FeatureStore
 
@@ -37,8 +36,7 @@ def test_train_reports_held_out_groups(mlp_run, notes):
 
 
 def test_model_file_round_trip_and_metadata(mlp_run, notes, store):
-    est, meta = load_model(mlp_run.model_path)
-    spec = FeatureSpec.from_dict(meta["feature_spec"])
+    est, spec, meta = load_with_spec(mlp_run.model_path)
     assert spec.kind == "mfcc" and spec.duration == 1.5  # the median clip length of the rendered notes
     assert meta["family"] == "mlp" and meta["summary"]["split"] == {"test_size": 0.2, "val_size": 0.15, "seed": 0}
     assert read_metadata(mlp_run.model_path)["summary"]["test"]["accuracy"] == pytest.approx(mlp_run.report.accuracy)
@@ -91,8 +89,58 @@ def test_build_estimator_maps_seed_progress_and_rejects_unknown_parameters():
 
     est = build_estimator(NoDevice, {"device": "cpu"}, seed=7, progress=False)
     assert (est.random_state, est.verbose) == (7, False)
-    with pytest.raises(ConfigError, match="no parameter 'max_epochs'.*drop --epochs"):
+    with pytest.raises(ConfigError, match="no parameter 'max_epochs' \\(it trains without epochs\\): leave max_epochs unset"):
         build_estimator(NoDevice, {"max_epochs": 3})
     with pytest.raises(ConfigError, match="no parameter 'device'"):
         build_estimator(NoDevice, {"device": "cuda"})
     assert build_estimator(MLPClassifier, {"max_epochs": 3}, seed=2).seed == 2
+
+
+#: Families without a learning rate named lr: ART's is its beta, Hopfield stores patterns in one step.
+NO_LR = {"art", "artmap", "hopfield"}
+
+
+def test_training_options_reach_every_family_that_has_them():
+    from musicnn.errors import ConfigError
+    from musicnn.models import REGISTRY
+    from musicnn.pipeline import training_params
+
+    for name in REGISTRY:
+        if name == "hopfield":
+            with pytest.raises(ConfigError, match=r"hopfield has no parameter 'max_epochs' \(it trains without "
+                                                  r"epochs\): leave max_epochs unset; its parameters: "):
+                training_params(name, max_epochs=3)
+        else:
+            assert training_params(name, max_epochs=3)["max_epochs"] == 3, name
+        if name in NO_LR:
+            with pytest.raises(ConfigError, match=f"{name} has no parameter 'lr': leave lr unset"):
+                training_params(name, lr=0.01)
+        else:
+            assert training_params(name, lr=0.01)["lr"] == 0.01, name
+        assert training_params(name, device="cpu").get("device", "cpu") == "cpu"  # every family runs on the CPU
+    assert training_params("lstm", {"max_epochs": 9}, max_epochs=4) == {"cell": "lstm", "max_epochs": 4}
+    with pytest.raises(ConfigError, match="unknown model family 'transformer'"):
+        training_params("transformer")
+
+
+def test_train_checks_parameters_before_any_work(tmp_path):
+    from musicnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="mlp has no parameter 'oops'"):
+        train(tmp_path / "no such data", "mlp", tmp_path / "m.safetensors", params={"oops": 1}, progress=False)
+
+
+def test_evaluate_model_names_its_split_parameter(tmp_path):
+    from musicnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="split='everything' is not valid; choose one of 'all', 'train'"):
+        evaluate_model(tmp_path / "m.safetensors", tmp_path, split="everything")
+
+
+def test_feature_spec_reads_pooling_as_a_comma_separated_string():
+    from musicnn.pipeline import feature_spec
+
+    assert feature_spec("mfcc", pooling="mean, std").pooling == ("mean", "std")
+    assert feature_spec("logmel", pooling="none", duration=None).pooling == ()
+    assert feature_spec(model="cnn").kind == "logmel" and feature_spec().kind == "logmel"
+    assert feature_spec(model="mlp", n_mfcc=None) == feature_spec("mfcc")

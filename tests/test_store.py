@@ -11,10 +11,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import musicnn.audio.io
+from musicnn.atomic import atomic_open
+from musicnn.errors import ConfigError, FeatureError
 from musicnn.features import FeatureSpec, extract
-from musicnn.store import CACHE_ENV, FeatureStore, default_cache_dir
+from musicnn.store import CACHE_ENV, ExtractResult, FeatureStore, default_cache_dir
 
 SPEC = FeatureSpec(kind="mfcc", sr=16000, n_fft=1024, hop_length=512, n_mels=40, n_mfcc=13, pooling=("mean", "std"))
 
@@ -142,3 +145,30 @@ def test_killed_run_leaves_only_whole_entries_and_rerun_completes(tmp_path, note
     assert not res.failures and res.n_cached >= len(written)
     for path, feats in zip(note_paths, res.features):
         np.testing.assert_array_equal(feats, extract(path, spec))
+
+
+def test_atomic_open_replaces_the_target_only_once_written_whole(tmp_path):
+    target = tmp_path / "sub" / "report.json"
+    with atomic_open(target) as fh:
+        fh.write("old")
+    with pytest.raises(RuntimeError):
+        with atomic_open(target) as fh:
+            fh.write("half of the new")
+            raise RuntimeError("killed while writing")
+    assert target.read_text() == "old" and sorted(p.name for p in target.parent.iterdir()) == ["report.json"]
+    with atomic_open(tmp_path / "x.npz", "wb") as fh:
+        np.savez(fh, a=np.arange(3))
+    assert list(np.load(tmp_path / "x.npz")["a"]) == [0, 1, 2]
+    with pytest.raises(ConfigError, match="mode='a'"):
+        with atomic_open(target, "a"):
+            pass
+
+
+def test_extract_result_stacks_or_names_the_parameters_to_set():
+    same = ExtractResult(features=[np.ones((4, 2)), None, np.zeros((4, 2))])
+    assert same.stacked().shape == (2, 4, 2) and same.shapes == [(4, 2)]
+    assert ExtractResult(features=[None]).stacked().shape == (0,)
+    mixed = ExtractResult(features=[np.ones((4, 2)), np.ones((5, 2))])
+    with pytest.raises(FeatureError, match=r"features of data/ have different shapes \[\(4, 2\), \(5, 2\)\]") as err:
+        mixed.stacked("data/")
+    assert "duration=SECONDS" in str(err.value) and "pooling=STATS" in str(err.value) and "--" not in str(err.value)

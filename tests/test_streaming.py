@@ -15,7 +15,8 @@ import musicnn.audio.io
 from musicnn.audio.io import SILENCE_PEAK, TruncatedAudioWarning, load, stream
 from musicnn.errors import AudioError, ConfigError
 from musicnn.features import FeatureSpec
-from musicnn.inference.engine import classify_files, classify_signal, iter_windows, window_features, window_starts
+from musicnn.inference.engine import classify_files, classify_signal
+from musicnn.inference.windows import iter_windows, window_features, window_starts
 
 SPEC = FeatureSpec(kind="logmel", sr=16000, n_fft=1024, hop_length=512, n_mels=40, pooling=("mean",), duration=1.5)
 

@@ -2,12 +2,9 @@
 
 Windows
 -------
-A file is cut into analysis windows of the model's clip length (``FeatureSpec.duration``)
-every ``hop`` seconds (by default half a window: ``overlap=0.5``); the last window is
-aligned to the end of the file so that no audio is left out, and a file shorter than one
-window gives one window, zero-padded.  Files are read with :func:`musicnn.audio.io.stream`,
-block by block, and the windows are assembled from a small buffer (one window plus one
-block), so a file of an hour needs no more memory than a file of a minute.
+Each file is streamed (:func:`musicnn.audio.io.stream`) and cut into the analysis windows
+of :mod:`.windows`: the model's clip length every ``hop`` seconds, the last window
+aligned to the end of the file.
 
 Batches
 -------
@@ -32,51 +29,39 @@ Results
 :func:`classify_batch` writes one row per file to a results file (``.csv`` or
 ``.jsonl``) as each file completes, skips the files a results file already holds (a rerun
 after a crash resumes where it stopped), and writes each file's window timeline
-(``segments``) to CSV or JSON.  A file that cannot be read or classified is reported and
-skipped; it never stops the batch.
+(``segments``); the writers are in :mod:`.writers`.  A file that cannot be read or
+classified is reported and skipped; it never stops the batch.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from musicnn.checks import describe_error
+from musicnn.checks import check_choice, check_int, describe_error
+from musicnn.choices import AGGREGATES, BATCH_SIZE
 from musicnn.errors import ConfigError
 from musicnn.features import FeatureSpec, compute
+from musicnn.inference.windows import iter_windows, window_features, window_geometry
+from musicnn.inference.writers import BatchReport, ResultsFile, segment_paths, write_segments
 
 __all__ = [
     "AGGREGATES",
-    "BatchReport",
+    "BATCH_SIZE",
+    "BLOCK_SECONDS",
     "Prediction",
-    "ResultsFile",
     "aggregate_windows",
     "classify_batch",
     "classify_files",
     "classify_signal",
     "embed_files",
     "embedding_function",
-    "iter_windows",
-    "segment_paths",
-    "window_features",
-    "window_geometry",
-    "window_starts",
-    "write_segments",
 ]
-
-#: Ways of turning window probabilities into a file's scores.
-AGGREGATES = ("mean", "max", "vote")
-
-#: Windows per forward pass, by default.
-BATCH_SIZE = 64
 
 #: Seconds of a file decoded per block when streaming, by default.
 BLOCK_SECONDS = 10.0
@@ -144,130 +129,6 @@ class Prediction:
         }
 
 
-# -- windows ----------------------------------------------------------------------------
-
-def window_starts(n: int, win: int, hop: int) -> list[int]:
-    """Start samples of the analysis windows over ``n`` samples.
-
-    Windows of ``win`` samples every ``hop`` samples; a final window ends exactly at ``n``
-    when the regular ones leave a tail; ``[0]`` when ``n <= win``.
-    """
-    if win <= 0 or hop <= 0:
-        raise ConfigError(f"window ({win}) and hop ({hop}) must be > 0 samples")
-    if n <= win:
-        return [0]
-    starts = list(range(0, n - win + 1, hop))
-    if starts[-1] + win < n:
-        starts.append(n - win)
-    return starts
-
-
-def window_geometry(spec: FeatureSpec, *, overlap: float = 0.5, hop: float | None = None,
-                    n: int | None = None) -> tuple[int | None, int | None]:
-    """Window and hop in samples at ``spec.sr``.
-
-    Parameters
-    ----------
-    spec : FeatureSpec
-        The window is ``spec.duration`` seconds.
-    overlap : float
-        Overlap of consecutive windows in [0, 1), used when ``hop`` is None.
-    hop : float or None
-        Seconds between window starts (> 0); overrides ``overlap``.  A hop longer than the
-        window skips audio between windows.
-    n : int or None
-        Samples of the signal: the window of a spec without ``duration`` (one window per file).
-
-    Returns
-    -------
-    win, hop : int or None
-        Samples; both None for a spec without ``duration`` when ``n`` is not given.
-    """
-    if hop is None:
-        if not (isinstance(overlap, (int, float)) and 0 <= overlap < 1):
-            raise ConfigError(f"overlap={overlap!r} must be in [0, 1)")
-    elif not (isinstance(hop, (int, float)) and np.isfinite(hop) and hop > 0):
-        raise ConfigError(f"hop={hop!r} must be > 0 seconds")
-    if spec.duration is None:
-        if n is None:
-            return None, None
-        win = max(int(n), 1)
-    else:
-        win = max(int(round(spec.duration * spec.sr)), 1)
-    step = int(round(hop * spec.sr)) if hop is not None else int(round(win * (1 - overlap)))
-    return win, max(1, step)
-
-
-def window_features(spec: FeatureSpec, y: np.ndarray, *, overlap: float = 0.5, hop: float | None = None) -> np.ndarray:
-    """Features of each analysis window of a whole mono signal at ``spec.sr``, stacked.
-
-    Returns
-    -------
-    np.ndarray [shape=(n_windows, ...)]
-    """
-    win, step = window_geometry(spec, overlap=overlap, hop=hop, n=len(y))
-    return np.stack([compute(y[s : s + win], spec) for s in window_starts(len(y), win, step)])
-
-
-def iter_windows(blocks: Iterable[np.ndarray], win: int | None, hop: int | None) -> Iterator[tuple[int, int, np.ndarray]]:
-    """Cut a stream of sample blocks into the windows of :func:`window_starts`.
-
-    Only one window plus one block is held at a time: the windows are emitted as soon as
-    their samples have arrived, and the samples no later window needs are dropped.
-
-    Parameters
-    ----------
-    blocks : iterable of np.ndarray [shape=(m,)]
-        Consecutive blocks of a mono signal.
-    win, hop : int or None
-        Window and hop in samples; ``win=None``: one window of the whole signal (held whole).
-
-    Yields
-    ------
-    start, end : int
-        The window's first sample and the end of the audio it holds (``<= start + win``).
-    window : np.ndarray [shape=(end - start,)]
-        A view valid until the next window is asked for (copy it to keep it); shorter than
-        ``win`` only for a signal shorter than one window.
-    """
-    if win is None:
-        parts = [np.asarray(b, dtype=np.float32) for b in blocks]
-        y = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-        if len(y):
-            yield 0, len(y), y
-        return
-    if win <= 0 or hop <= 0:
-        raise ConfigError(f"window ({win}) and hop ({hop}) must be > 0 samples")
-    buf = np.zeros(0, dtype=np.float32)
-    origin = 0  # sample index of buf[0]
-    total = 0  # samples received
-    nxt = 0  # start of the next regular window
-    last = None  # start of the last window emitted
-    for block in blocks:
-        block = np.asarray(block, dtype=np.float32)
-        if not len(block):
-            continue
-        buf = np.concatenate([buf, block]) if len(buf) else block.copy()
-        total += len(block)
-        while nxt + win <= total:
-            a = nxt - origin
-            yield nxt, nxt + win, buf[a : a + win]
-            last = nxt
-            nxt += hop
-        # keep what the next regular window and a final end-aligned window may need
-        keep = max(0, min(nxt, total - win))
-        if keep > origin:
-            buf = buf[keep - origin :].copy() if keep - origin < len(buf) else np.zeros(0, dtype=np.float32)
-            origin = keep
-    if total == 0:
-        return
-    if last is None:  # shorter than one window: one window, zero-padded by compute()
-        yield 0, total, buf[: total - origin]
-    elif last + win < total:
-        a = total - win - origin
-        yield total - win, total, buf[a : a + win]
-
-
 # -- aggregation --------------------------------------------------------------------------
 
 def aggregate_windows(proba: np.ndarray, method: str = "mean") -> tuple[np.ndarray, np.ndarray]:
@@ -290,19 +151,15 @@ def aggregate_windows(proba: np.ndarray, method: str = "mean") -> tuple[np.ndarr
     proba = np.asarray(proba, dtype=np.float64)
     if proba.ndim != 2 or proba.shape[0] == 0 or proba.shape[1] == 0:
         raise ConfigError(f"window probabilities must be (n_windows, n_classes) with n_windows >= 1, got {proba.shape}")
-    if method == "mean":
-        scores = proba.mean(axis=0)
+    check_choice("aggregate", method, AGGREGATES)
+    if method in ("mean", "max"):
+        scores = proba.mean(axis=0) if method == "mean" else proba.max(axis=0)
         return scores, np.argsort(-scores, kind="stable")
-    if method == "max":
-        scores = proba.max(axis=0)
-        return scores, np.argsort(-scores, kind="stable")
-    if method == "vote":
-        votes = np.bincount(proba.argmax(axis=1), minlength=proba.shape[1])
-        scores = votes / proba.shape[0]
-        mean = proba.mean(axis=0)
-        order = np.lexsort((np.arange(len(scores)), -mean, -votes))  # last key first: votes, then mean
-        return scores, order
-    raise ConfigError(f"aggregate={method!r} is not a way to combine windows; valid: {', '.join(AGGREGATES)}")
+    votes = np.bincount(proba.argmax(axis=1), minlength=proba.shape[1])
+    scores = votes / proba.shape[0]
+    mean = proba.mean(axis=0)
+    order = np.lexsort((np.arange(len(scores)), -mean, -votes))  # last key first: votes, then mean
+    return scores, order
 
 
 def classify_signal(model, spec: FeatureSpec, y: np.ndarray, *, overlap: float = 0.5, hop: float | None = None,
@@ -372,8 +229,7 @@ def _run_windows(
     from musicnn.audio.io import stream
     from musicnn.progress import progress_bar
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ConfigError(f"batch_size={batch_size!r} must be an integer >= 1")
+    check_int("batch_size", batch_size, minimum=1)
     win, step = window_geometry(spec, overlap=overlap, hop=hop)
     feats: list[np.ndarray] = []
     owners: list[_File] = []
@@ -538,10 +394,8 @@ def classify_files(
     failures : list of (str, str)
         ``(path, reason)`` for each file that could not be classified.
     """
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        raise ConfigError(f"top_k={top_k!r} must be >= 1")
-    if aggregate not in AGGREGATES:
-        raise ConfigError(f"aggregate={aggregate!r} is not a way to combine windows; valid: {', '.join(AGGREGATES)}")
+    check_int("top_k", top_k, minimum=1)
+    check_choice("aggregate", aggregate, AGGREGATES)
     classes = tuple(str(c) for c in model.classes_)
     k = min(int(top_k), len(classes))
     method = aggregate
@@ -572,207 +426,6 @@ def classify_files(
                  on_done=done, on_fail=lambda p, r: failures.append((p, r)), progress_desc="classify",
                  progress=progress)
     return predictions, failures
-
-
-# -- results files and segments ---------------------------------------------------------------
-
-_FIXED_COLUMNS = ("path", "label", "score", "aggregate", "n_windows", "seconds")
-
-
-class ResultsFile:
-    """One row per classified file, appended and flushed as each file completes.
-
-    ``.csv``: columns ``path, label, score, aggregate, n_windows, seconds`` then one column
-    per class with its score (prefixed ``class:`` only if a class name clashes with a
-    fixed column).  ``.jsonl``: one JSON object per line with the same fields and
-    ``scores`` (class -> score).
-
-    Opening an existing file reads the paths it already holds (:meth:`has`) and drops a
-    last line cut short by a crash; a CSV written for other classes is refused.
-
-    Parameters
-    ----------
-    path : str or PathLike
-    classes : sequence of str
-        The model's classes.
-    """
-
-    SUFFIXES = (".csv", ".jsonl")
-
-    def __init__(self, path: str | os.PathLike, classes: Sequence[str]):
-        self.path = Path(path)
-        self.format = self.path.suffix.lower()
-        if self.format not in self.SUFFIXES:
-            raise ConfigError(f"{self.path}: a results file must end in .csv or .jsonl")
-        self.classes = tuple(str(c) for c in classes)
-        prefix = "class:" if set(self.classes) & set(_FIXED_COLUMNS) else ""
-        self.header = [*_FIXED_COLUMNS, *(prefix + c for c in self.classes)]
-        self._done: set[str] = set()
-        self.n_existing = 0
-        self._fh = None
-        if self.path.exists() and self.path.stat().st_size > 0:
-            self._read_existing()
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "w", newline="", encoding="utf-8")
-            if self.format == ".csv":
-                csv.writer(self._fh).writerow(self.header)
-                self._fh.flush()
-
-    @staticmethod
-    def _key(path: str) -> str:
-        return os.path.normpath(os.path.abspath(path))
-
-    def _read_existing(self) -> None:
-        data = self.path.read_bytes()
-        end = data.rfind(b"\n") + 1  # a last line without its newline was cut short by a crash
-        text = data[:end].decode("utf-8", errors="replace")
-        if self.format == ".csv":
-            rows = list(csv.reader(io.StringIO(text, newline="")))
-            if not rows:
-                raise ConfigError(f"{self.path}: not a results file (no header line); use another --out or delete it")
-            if rows[0] != self.header:
-                raise ConfigError(f"{self.path}: written with other columns (another model?); "
-                                  "use another --out or delete it")
-            paths = [r[0] for r in rows[1:] if len(r) == len(self.header)]
-        else:
-            paths = []
-            for line in text.splitlines():
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(obj, dict) and isinstance(obj.get("path"), str):
-                    paths.append(obj["path"])
-        self._done = {p for p in paths} | {self._key(p) for p in paths}
-        self.n_existing = len(paths)
-        self._fh = open(self.path, "r+", newline="", encoding="utf-8")
-        self._fh.truncate(end)
-        self._fh.seek(end)
-
-    def has(self, path: str | os.PathLike) -> bool:
-        """True if a row for ``path`` is already in the file."""
-        return str(path) in self._done or self._key(str(path)) in self._done
-
-    def write(self, pred: Prediction) -> None:
-        """Append (and flush) the row of one classified file."""
-        scores = pred.scores if pred.scores is not None else np.full(len(self.classes), np.nan)
-        if self.format == ".csv":
-            csv.writer(self._fh).writerow([pred.path, pred.label, f"{pred.score:.6f}", pred.aggregate, pred.n_windows,
-                                           f"{pred.seconds:.3f}", *(f"{v:.6f}" for v in scores)])
-        else:
-            self._fh.write(json.dumps({
-                "path": pred.path, "label": pred.label, "score": round(pred.score, 6), "aggregate": pred.aggregate,
-                "n_windows": pred.n_windows, "seconds": round(pred.seconds, 3),
-                "scores": {c: round(float(v), 6) for c, v in zip(self.classes, scores)},
-            }) + "\n")
-        self._fh.flush()
-        self._done.add(pred.path)
-        self._done.add(self._key(pred.path))
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-
-    def __enter__(self) -> ResultsFile:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
-def segment_paths(template: str | os.PathLike, paths: Sequence[str | os.PathLike]) -> list[Path]:
-    """Where the timeline of each file goes.
-
-    ``template`` ends in ``.csv`` or ``.json``.  With one file it may be a plain path; with
-    several it must hold ``{stem}`` (the file name without extension), ``{name}`` (with
-    it) or ``{parent}`` (its folder's name), e.g. ``segments/{stem}.csv``, so that each
-    file gets its own timeline.  Two files that would share one timeline are refused.
-
-    Raises
-    ------
-    ConfigError
-    """
-    template = str(template)
-    if Path(template).suffix.lower() not in (".csv", ".json"):
-        raise ConfigError(f"{template}: a segments file must end in .csv or .json")
-    has_field = any(f"{{{k}}}" in template for k in ("stem", "name", "parent"))
-    if len(paths) > 1 and not has_field:
-        raise ConfigError(f"{template}: with several files, the segments path needs a {{stem}} "
-                          "(or {name}, {parent}) field, e.g. segments/{stem}.csv")
-    out = []
-    for p in paths:
-        p = Path(p)
-        try:
-            out.append(Path(template.format(stem=p.stem, name=p.name, parent=p.parent.name)))
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ConfigError(f"{template}: fields are {{stem}}, {{name}} and {{parent}} ({exc})") from None
-    seen: dict[Path, str] = {}
-    for src, dst in zip(paths, out):
-        if dst in seen and seen[dst] != str(src):
-            raise ConfigError(f"{seen[dst]} and {src} would both write their segments to {dst}; "
-                              "add {parent} to the segments path or classify them in two calls")
-        seen[dst] = str(src)
-    return out
-
-
-def write_segments(pred: Prediction, path: str | os.PathLike) -> Path:
-    """Write a file's window timeline as CSV or JSON (by extension).
-
-    CSV columns: ``start, end`` (seconds), ``label`` (the window's most probable class),
-    ``probability`` (its probability), then every class's probability.  JSON: the
-    file-level ``path``, ``label``, ``score``, ``aggregate`` and ``top``, and ``windows``, a
-    list of ``{start, end, label, probability, probabilities: {class: p}}``.
-    """
-    if pred.windows is None or pred.starts is None or pred.ends is None:
-        raise ConfigError(f"{pred.path}: the prediction holds no windows (keep_windows=False)")
-    from musicnn.atomic import atomic_path
-
-    path = Path(path)
-    best = pred.windows.argmax(axis=1)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        if path.suffix.lower() == ".json":
-            json.dump({
-                **pred.to_dict(),
-                "score": round(pred.score, 6),
-                "classes": list(pred.classes),
-                "windows": [
-                    {"start": round(float(s), 6), "end": round(float(e), 6), "label": pred.classes[b],
-                     "probability": round(float(row[b]), 6),
-                     "probabilities": {c: round(float(v), 6) for c, v in zip(pred.classes, row)}}
-                    for s, e, b, row in zip(pred.starts, pred.ends, best, pred.windows)
-                ],
-            }, fh, indent=1)
-        else:
-            writer = csv.writer(fh)
-            prefix = "class:" if set(pred.classes) & {"start", "end", "label", "probability"} else ""
-            writer.writerow(["start", "end", "label", "probability", *(prefix + c for c in pred.classes)])
-            for s, e, b, row in zip(pred.starts, pred.ends, best, pred.windows):
-                writer.writerow([f"{s:.3f}", f"{e:.3f}", pred.classes[b], f"{row[b]:.6f}", *(f"{v:.6f}" for v in row)])
-    return path
-
-
-@dataclass
-class BatchReport:
-    """What :func:`classify_batch` did.
-
-    Attributes
-    ----------
-    predictions : list of Prediction
-        The files classified by this call (not those skipped), in input order.
-    failures : list of (str, str)
-        ``(path, reason)`` of the files that could not be classified.
-    skipped : list of str
-        Files not classified because the results file already held them.
-    out : Path or None
-        The results file.
-    """
-
-    predictions: list[Prediction]
-    failures: list[tuple[str, str]]
-    skipped: list[str] = field(default_factory=list)
-    out: Path | None = None
 
 
 def classify_batch(
