@@ -42,14 +42,14 @@ bench: install
 	$(BIN)/python benchmarks/classify_throughput.py --n 20
 	$(BIN)/python benchmarks/long_file_memory.py
 
-# Retrains the shipped instrument-family model from scratch (about 5 minutes on 2 cores);
+# Retrains the shipped instrument-family model from scratch (about 10 minutes on 2 cores);
 # PRETRAINED=runs/x.safetensors writes elsewhere.  See the README's model card.
 pretrained: install
 	$(BIN)/musicnn datasets build instruments --soundfont timgm6mb --soundfont merlin --out $(MULTI_DATA) --jobs $(JOBS)
 	$(BIN)/musicnn train --data $(MULTI_DATA) --model cnn --out $(PRETRAINED) \
 	  --preset logmel --hop-length 256 --top-db 80 --duration 1.5 --test-size 0 --val-size 0 --epochs 15 \
 	  --param channels=[16,32,64,128] --param global_pool=avg --param batch_size=32 \
-	  --param patience=100 --param validation_fraction=0 --jobs $(JOBS)
+	  --param patience=100 --param validation_fraction=0 --audio-augment eq,reverb,gain --augment-copies 1 --jobs $(JOBS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) $(RUNS) .pytest_cache

@@ -48,8 +48,8 @@ def _speak_flags(message: str) -> str:
 
     The library names its parameters (``max_epochs=0``, ``split='all'``, ``leave
     max_epochs unset``); the option that sets a parameter has the parameter's name, so
-    ``max_epochs=0`` becomes ``--epochs 0``, ``resume=True`` ``--resume`` and ``leave
-    max_epochs unset`` ``drop --epochs``.  Names that no option sets stay as they are.
+    ``max_epochs=0`` becomes ``--epochs 0``, ``resume=True`` ``--resume``, ``leave
+    max_epochs unset`` ``drop --epochs`` and ``raise max_epochs`` ``raise --epochs``.  Names that no option sets stay as they are.
     """
     flags = _option_flags()
     if not flags:
@@ -64,6 +64,8 @@ def _speak_flags(message: str) -> str:
         return flag if is_flag and value == "True" else f"{flag} {value}"
 
     message = re.sub(rf"leave ({names}) unset", lambda m: f"drop {flags[m.group(1)][0]}", message)
+    message = re.sub(rf"\b(raise|lower|set) ({names})\b(?!=)",
+                     lambda m: f"{m.group(1)} {flags[m.group(2)][0]}", message)
     return re.sub(rf"(?<![\w.'\"-])({names})=('[^']*'|\"[^\"]*\"|[^\s,;)\]]+)", assignment, message)
 
 

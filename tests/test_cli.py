@@ -303,6 +303,14 @@ def test_library_errors_are_reworded_in_the_options_of_train(runner, notes, tmp_
     assert "--epochs 0 must be" in line and "max_epochs" not in line
 
 
+def test_warnings_of_train_speak_its_options(runner, notes, tmp_path):
+    res = run(runner, ["train", "--data", str(notes), "--model", "mlp", "--out", str(tmp_path / "m.safetensors"),
+                       "--cache-dir", str(tmp_path / "c"), "--epochs", "1"])
+    out = res.output + (res.stderr if hasattr(res, "stderr") else "")
+    assert "training stopped at --epochs 1" in out and "raise --epochs to train longer" in out, out
+    assert "max_epochs" not in out
+
+
 def test_the_warning_handler_is_restored_after_a_command(runner):
     before = warnings.showwarning
     run(runner, ["models"])
