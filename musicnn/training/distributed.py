@@ -14,6 +14,8 @@ nothing is initialised.
 
 from __future__ import annotations
 
+import atexit
+
 import os
 from dataclasses import dataclass
 
@@ -84,7 +86,21 @@ def context(device_type: str = "cpu") -> DistContext:
     if not dist.is_initialized():
         backend = "nccl" if device_type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
+        atexit.register(_leave_process_group)
     return DistContext(rank=rank, world_size=world, local_rank=local)
+
+
+def _leave_process_group() -> None:
+    """Destroy the process group this process joined, before the interpreter exits.
+
+    Left to interpreter shutdown, gloo's threads can be torn down while still joinable,
+    and the process then aborts ("terminate called without an active exception") after
+    its work is done.
+    """
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def barrier() -> None:
