@@ -116,3 +116,13 @@ def test_the_rule_reads_the_imports():
 def test_no_module_is_too_long(name):
     lines = MODULES[name].read_text(encoding="utf-8").count("\n")
     assert lines <= MAX_LINES, f"{MODULES[name]} has {lines} lines: split it by what it holds"
+
+
+def test_every_package_ships_in_the_wheel():
+    """pyproject.toml lists the packages explicitly: a new sub-package left out would be
+    missing from an installed musicnn while an editable install hides it."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {_module_name(p.parent / "__init__.py") for p in PACKAGE.rglob("__init__.py")}
+    assert found - listed == set(), f"add {sorted(found - listed)} to [tool.setuptools] packages in pyproject.toml"
