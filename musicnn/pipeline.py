@@ -316,7 +316,8 @@ def train(
 
     The collection is split by groups (:meth:`Collection.split`), features are extracted
     (cached), the model is fitted on the train split with early stopping on the validation
-    split, scored on the test split, and saved with its report, confusion matrix and
+    split (or, for families without early stopping and torch families with
+    ``validation_fraction=0``, on train + validation), scored on the test split, and saved with its report, confusion matrix and
     training curves beside it.
 
     Parameters
@@ -430,15 +431,18 @@ def train(
         log(f"{model} trains without epochs or checkpoints: resume=True has nothing to resume")
     val = sets.get("validation")
     unseen = sorted(set(val.y) - set(train_set.y)) if val is not None else []
-    # Models with early stopping watch the validation split; the others learn from it too.
-    takes_val = "X_val" in fit_params
+    # Models with early stopping watch the validation split; the others learn from it too:
+    # families without epochs, and torch families trained a fixed number of epochs
+    # (validation_fraction=0, the CNN's default: early stopping on a few held-out groups stops
+    # it too soon, benchmarks/RESULTS.md).
+    early_stopping = "X_val" in fit_params and float(est.get_params().get("validation_fraction", 0.15)) > 0
     has_val = val is not None and len(val.y) > 0
-    if takes_val and has_val and not unseen:
+    if early_stopping and has_val and not unseen:
         est.fit(train_set.X, train_set.y, X_val=val.X, y_val=val.y, **fit_kw)
         fit_on = "train (validation for early stopping)"
-    elif not takes_val and has_val:
+    elif has_val and not early_stopping:
         est.fit(np.concatenate([train_set.X, val.X]), np.concatenate([train_set.y, val.y]), **fit_kw)
-        fit_on = "train + validation"
+        fit_on = "train + validation" + ("" if "X_val" not in fit_params else f" ({est.max_epochs} epochs)")
     else:
         est.fit(train_set.X, train_set.y, **fit_kw)
         fit_on = "train"

@@ -78,6 +78,20 @@ def test_cnn_on_log_mel(notes, store, tmp_path):
     assert run.report is not None and run.report.n > 0
 
 
+def test_cnn_trains_fixed_epochs_on_train_and_validation(mlp_run, notes, store, tmp_path):
+    """The CNN's default: no early stopping on a few held-out groups, every epoch asked for, the
+    validation split learnt from; the MLP keeps early stopping on it."""
+    from musicnn.modelfile import read_metadata
+
+    run = train(notes, "cnn", tmp_path / "cnn.safetensors", params={"channels": (4, 8), "max_epochs": 3},
+                store=store, progress=False, log=lambda m: None)
+    summary = read_metadata(run.model_path)["summary"]
+    assert summary["fit_on"] == "train + validation (3 epochs)"
+    assert run.history["n_epochs"] == 3 and run.history["val_loss"] == []
+    assert summary["counts"]["validation"] > 0
+    assert read_metadata(mlp_run.model_path)["summary"]["fit_on"] == "train (validation for early stopping)"
+
+
 def test_build_estimator_maps_seed_progress_and_rejects_unknown_parameters():
     from musicnn.errors import ConfigError
     from musicnn.models.deep.mlp import MLPClassifier

@@ -56,12 +56,13 @@ def info(model, as_json) -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Model file to write (.safetensors).")
 @feature_options
 @click.option("--epochs", "max_epochs", type=int, default=None,
-              help="Most epochs of an iterative family (early stopping may stop sooner).")
+              help="Epochs of an iterative family (the most, where early stopping may stop sooner).")
 @click.option("--lr", type=float, default=None, help="Learning rate of the families that have one.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Any hyper-parameter of the model, e.g. --param lr=0.003 --param hidden_layer_sizes=[128,64].")
 @click.option("--test-size", type=float, default=0.2, show_default=True, help="Fraction of each label's groups held out for the test.")
-@click.option("--val-size", type=float, default=0.15, show_default=True, help="Fraction held out for early stopping.")
+@click.option("--val-size", type=float, default=0.15, show_default=True, help="Fraction held out for early stopping; families trained a fixed number of epochs "
+                   "(cnn, --param validation_fraction=0) and families without epochs learn from it too.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds the split and the model.")
 @click.option("--split", type=click.Choice(["group", "by-source"]), default="group", show_default=True,
               help="group: test on held-out groups; by-source: train on the other sources, test on --test-source "

@@ -113,8 +113,12 @@ def check_finite_loss(value: float, what: str, epoch: int, lr: float) -> None:
 
 
 def warn_if_not_stopped(history: TrainHistory, max_epochs: int) -> None:
-    """Warn (ConvergenceWarning) when ``max_epochs`` ran out before early stopping triggered."""
-    if not history.stopped_early:
+    """Warn (ConvergenceWarning) when ``max_epochs`` ran out before early stopping triggered.
+
+    A run without a validation set (``monitor == "train_loss"``) trains ``max_epochs`` by
+    design and is not warned about.
+    """
+    if not history.stopped_early and history.monitor != "train_loss":
         from sklearn.exceptions import ConvergenceWarning
 
         warnings.warn(

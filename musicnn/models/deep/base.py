@@ -71,7 +71,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         Epochs without improvement of the monitored quantity before stopping.
     validation_fraction : float, default=0.15
         Share of the training data held out for early stopping when ``fit`` gets no
-        ``X_val``; 0 trains on everything and watches the training loss.
+        ``X_val``; 0 trains on everything for ``max_epochs`` epochs (keeping the epoch of
+        lowest training loss), and ``musicnn.pipeline.train`` then gives the network its
+        validation split to learn from too (the CNN's default).
     seed : int, default=0
         Seed of weight initialisation, validation split, batch order, augmentation and
         dropout.  Drawn from generators of the fit's own: fitting neither depends on nor
