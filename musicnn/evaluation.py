@@ -13,7 +13,7 @@ import numpy as np
 from musicnn.atomic import atomic_open
 from musicnn.errors import DataError
 
-__all__ = ["Report", "evaluate", "plot_confusion", "plot_curves"]
+__all__ = ["Report", "evaluate", "plot_confusion", "plot_curves", "pyplot", "save_png"]
 
 
 @dataclass
@@ -114,7 +114,7 @@ def plot_confusion(report: Report, path: str | os.PathLike, *, title: str | None
     -------
     Path
     """
-    plt = _pyplot()
+    plt = pyplot()
     cm = np.asarray(report.confusion, dtype=float)
     rows = cm.sum(axis=1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
@@ -133,7 +133,7 @@ def plot_confusion(report: Report, path: str | os.PathLike, *, title: str | None
                         color="white" if norm[i, j] > 0.5 else "black")
     ax.set_title(title or f"accuracy {report.accuracy:.3f}, macro F1 {report.macro_f1:.3f} (n={report.n})")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
-    return _save_png(fig, path, dpi=120)
+    return save_png(fig, path, dpi=120)
 
 
 def plot_curves(history: dict[str, Any], path: str | os.PathLike, *, title: str | None = None) -> Path:
@@ -151,7 +151,7 @@ def plot_curves(history: dict[str, Any], path: str | os.PathLike, *, title: str 
     -------
     Path
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax, acc) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = np.arange(1, len(history.get("train_loss", [])) + 1)
 
@@ -182,10 +182,10 @@ def plot_curves(history: dict[str, Any], path: str | os.PathLike, *, title: str 
         if axis.lines:
             axis.legend(loc="upper right" if axis is ax else "lower right")
     fig.suptitle(title or "training curves")
-    return _save_png(fig, path, dpi=110)
+    return save_png(fig, path, dpi=110)
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
     import matplotlib
 
@@ -195,9 +195,9 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save_png(fig: Any, path: str | os.PathLike, *, dpi: int) -> Path:
+def save_png(fig: Any, path: str | os.PathLike, *, dpi: int) -> Path:
     """Lay out ``fig``, write it as a PNG atomically (folders are created) and close it."""
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     try:
         fig.tight_layout()

@@ -1,7 +1,7 @@
-"""Files that ship with musicnn: the data set cards (``datasets/``).
+"""Files that ship with musicnn: the data set cards (``datasets/``) and the recipes (``recipes/``).
 
-In a source checkout they are the top-level folder; in an installed wheel, the package
-``musicnn._cards`` (see ``pyproject.toml``).
+In a source checkout they are the top-level folders; in an installed wheel, the packages
+``musicnn._cards`` and ``musicnn._recipes`` (see ``pyproject.toml``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cards"]
+__all__ = ["cards", "recipes"]
 
 _SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,15 +24,20 @@ def _folder(package: str, source: str) -> Any:
         return _SOURCE_ROOT / source
 
 
-def _listing(package: str, source: str) -> dict[str, Any]:
+def _listing(package: str, source: str, suffix: str = ".md") -> dict[str, Any]:
     folder = _folder(package, source)
     if not folder.is_dir():
         return {}
     return {p.name.rsplit(".", 1)[0]: p for p in folder.iterdir()
-            if p.name.endswith(".md") and p.name.lower() != "readme.md"}
+            if p.name.endswith(suffix) and p.name.lower() != "readme.md"}
 
 
 def cards() -> dict[str, Any]:
     """Data set cards by name (``instruments`` -> its file)."""
     return _listing("musicnn._cards", "datasets")
 
+
+
+def recipes() -> dict[str, Any]:
+    """Shipped recipes by name (``instruments`` -> its ``.toml`` file)."""
+    return _listing("musicnn._recipes", "recipes", ".toml")
