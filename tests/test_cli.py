@@ -19,7 +19,8 @@ from click.testing import CliRunner
 
 from musicnn.cli import EXIT_SKIPPED, main
 
-FAST_MLP = ["--epochs", "40", "--param", "hidden_layer_sizes=[64]", "--param", "lr=0.003"]
+FAST_MLP = ["--epochs", "40", "--param", "hidden_layer_sizes=[64]", "--param", "lr=0.003",
+            "--param", "validation_fraction=0.15"]  # early stopping on the validation split
 FAST_CNN = ["--epochs", "8", "--param", "channels=[8,16]", "--param", "lr=0.003"]
 
 
@@ -306,7 +307,7 @@ def test_library_errors_are_reworded_in_the_options_of_train(runner, notes, tmp_
 
 def test_warnings_of_train_speak_its_options(runner, notes, tmp_path):
     res = run(runner, ["train", "--data", str(notes), "--model", "mlp", "--out", str(tmp_path / "m.safetensors"),
-                       "--cache-dir", str(tmp_path / "c"), "--epochs", "1"])
+                       "--cache-dir", str(tmp_path / "c"), "--epochs", "1", "--param", "validation_fraction=0.15"])
     out = res.output + (res.stderr if hasattr(res, "stderr") else "")
     assert "training stopped at --epochs 1" in out and "raise --epochs to train longer" in out, out
     assert "max_epochs" not in out

@@ -29,7 +29,7 @@ from musicnn.training.loop import train_classifier
 # Short trainings hit max_epochs on purpose; the warning has a test of its own.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-FAST_MLP = dict(hidden_layer_sizes=(32,), max_epochs=30, lr=1e-2, progress=False)
+FAST_MLP = dict(hidden_layer_sizes=(32,), max_epochs=30, lr=1e-2, validation_fraction=0.15, progress=False)
 FAST_CNN = dict(channels=(8, 16), max_epochs=25, lr=3e-3, batch_size=16, progress=False)
 
 

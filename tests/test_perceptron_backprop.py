@@ -25,7 +25,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 BOOL = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 AND, OR, XOR = [0, 0, 0, 1], [0, 1, 1, 1], [0, 1, 1, 0]
 ACTS = ("step", "piecewise", "sigmoid", "gaussian")
-FAST_REF = dict(backend="reference", hidden_layer_sizes=(32,), max_epochs=30, progress=False)
+FAST_REF = dict(backend="reference", hidden_layer_sizes=(32,), max_epochs=30, validation_fraction=0.15,
+                progress=False)
 
 
 def _blobs(seed: int, n_per_class: int = 40, n_features: int = 6, n_classes: int = 3):

@@ -79,8 +79,8 @@ def test_cnn_on_log_mel(notes, store, tmp_path):
 
 
 def test_cnn_trains_fixed_epochs_on_train_and_validation(mlp_run, notes, store, tmp_path):
-    """The CNN's default: no early stopping on a few held-out groups, every epoch asked for, the
-    validation split learnt from; the MLP keeps early stopping on it."""
+    """The CNN's and MLP's default: no early stopping on a few held-out groups, every epoch asked
+    for, the validation split learnt from; validation_fraction > 0 brings early stopping back."""
     from musicnn.modelfile import read_metadata
 
     run = train(notes, "cnn", tmp_path / "cnn.safetensors", params={"channels": (4, 8), "max_epochs": 3},
@@ -89,7 +89,10 @@ def test_cnn_trains_fixed_epochs_on_train_and_validation(mlp_run, notes, store, 
     assert summary["fit_on"] == "train + validation (3 epochs)"
     assert run.history["n_epochs"] == 3 and run.history["val_loss"] == []
     assert summary["counts"]["validation"] > 0
-    assert read_metadata(mlp_run.model_path)["summary"]["fit_on"] == "train (validation for early stopping)"
+    early = train(notes, "mlp", tmp_path / "early.safetensors", params={"validation_fraction": 0.15, "max_epochs": 3},
+                  store=store, progress=False, log=lambda m: None)
+    assert read_metadata(early.model_path)["summary"]["fit_on"] == "train (validation for early stopping)"
+    assert len(early.history["val_loss"]) == early.history["n_epochs"]
 
 
 def test_build_estimator_maps_seed_progress_and_rejects_unknown_parameters():
