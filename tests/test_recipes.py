@@ -208,3 +208,20 @@ def test_cli_recipe_run_list_show_and_errors(tmp_path, notes):
                                "--out", str(tmp_path / "c")])
     assert res.exit_code == 0, res.output
     assert "| perceptron |" in res.output and (tmp_path / "c" / "leaderboard.png").is_file()
+
+
+def test_reader_recipes_run_on_a_copy_in_the_published_layout(note_paths, tmp_path):
+    """`musicnn recipe run genre-gtzan --data PATH` on a user's copy, with no other change but a
+    shorter training (a GTZAN-layout tree of rendered notes stands in for the real one)."""
+    from test_readers import make_gtzan, make_tinysol
+
+    gtzan = make_gtzan(note_paths, tmp_path / "gtzan")
+    res = CliRunner().invoke(main, ["-q", "recipe", "run", "genre-gtzan", "--data", str(gtzan), "--out",
+                                    str(tmp_path / "g"), "--set", "training.max_epochs=1",
+                                    "--set", "model.params.channels=[4]"])
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "g" / "report.md").read_text()
+    assert "this split is optimistic" in page and "GTZAN repeats artists" in page
+    tinysol = make_tinysol(note_paths, tmp_path / "tinysol")
+    coll = resolve_data(load_recipe("instruments-tinysol"), tinysol)
+    assert {it.split for it in coll} == {"train", "validation", "test"}

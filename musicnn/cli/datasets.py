@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import click
 
-from musicnn.cli.app import (cache_options, echo_err, feature_options, feature_store,
-                             handle_errors, main, progress_enabled, report_failures, spec_from_options)
+from musicnn.cli.app import (cache_options, echo_err, feature_options, feature_store, handle_errors, main,
+                             progress_enabled, report_failures, speak_flags, spec_from_options)
 
 
 # -- datasets --------------------------------------------------------------------------------
 
 @main.group()
 def datasets() -> None:
-    """Build the embedded data sets and read their cards."""
+    """Build the embedded data sets, download and check the public ones, read their cards."""
 
 
 @datasets.command("build")
@@ -71,6 +71,114 @@ def datasets_card(name: str | None) -> None:
     if name not in cards:
         raise click.ClickException(f"no card named {name!r}; cards: {', '.join(sorted(cards))}")
     click.echo(cards[name].read_text(encoding="utf-8"))
+
+
+#: The data sets with a reader (musicnn.data.readers.READERS; a test keeps the two equal).
+READER_NAMES = ("gtzan", "nsynth", "tinysol", "medley-solos-db", "irmas")
+
+
+@datasets.command("download")
+@click.argument("name", type=click.Choice(READER_NAMES))
+@click.option("--to", "to", required=True, type=click.Path(file_okay=False), help="Folder to download into.")
+@click.option("--part", "parts", multiple=True, metavar="PART",
+              help="Only this part (repeat for several): gtzan audio|splits, nsynth train|valid|test, "
+                   "tinysol and medley-solos-db audio|metadata, irmas training.")
+@click.option("--force", is_flag=True, help="Download and extract again what is already there.")
+@click.option("--keep-archives", is_flag=True, help="Keep each archive once extracted.")
+@click.pass_context
+@handle_errors
+def datasets_download(ctx, name, to, parts, force, keep_archives) -> None:
+    """Download data set NAME's published files into a folder (needs pooch).
+
+    An interrupted download continues where it stopped; files are checked against the
+    checksums their publisher lists (where none is published, the card says so and the
+    SHA-256 is printed). Without a network it stops with one line saying so.
+    """
+    from musicnn.data.readers import download
+
+    report = download(name, to, parts=list(parts) or None, force=force, keep_archives=keep_archives,
+                      progress=progress_enabled(ctx), log=lambda line: click.echo(speak_flags(line)))
+    click.echo(f"done; read it with: musicnn datasets check {name} {report.root}")
+
+
+@datasets.command("check")
+@click.argument("name", type=click.Choice(READER_NAMES))
+@click.argument("path", type=click.Path())
+@click.option("--split-file", "split_file", type=click.Path(), default=None,
+              help="gtzan: the artist-filtered split (the folder of train_filtered.txt, valid_filtered.txt, "
+                   "test_filtered.txt).")
+@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
+              help="A reader option (JSON values), e.g. -o test_fold=1 (tinysol), -o subsets=test (nsynth).")
+@click.option("--probe", is_flag=True, help="Also open every audio file's header; unreadable ones are listed "
+                                            "and the exit status is 3.")
+@click.pass_context
+@handle_errors
+def datasets_check(ctx, name, path, split_file, options, probe) -> None:
+    """Read a copy of data set NAME at PATH and print its files per label and split.
+
+    The reader checks the published layout and names what is missing or malformed.
+    """
+    import json
+
+    from musicnn.data.readers import read_dataset
+
+    opts = {}
+    for item in options:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--option")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        opts[key.strip()] = value
+    if split_file is not None:
+        opts["split_file"] = split_file
+    coll = read_dataset(name, path, **opts)
+    click.echo(f"{name}: {len(coll)} files, {len(coll.labels)} labels, {len(set(coll.groups))} groups ({coll.source})")
+    for line in _count_table(coll):
+        click.echo(line)
+    failures = _probe(coll, progress_enabled(ctx)) if probe else []
+    ctx.exit(report_failures(failures))
+
+
+def _count_table(coll) -> list[str]:
+    """Files per label (rows) and split (columns), then the groups found in two splits."""
+    from collections import Counter, defaultdict
+
+    order = ("train", "validation", "test", None)
+    cells = Counter((it.label, it.split) for it in coll)
+    splits = [s for s in order if any(k[1] == s for k in cells)]
+    heads = [s or ("files" if splits == [None] else "unsplit") for s in splits]
+    width = max(len("total"), *(len(lab) for lab in coll.labels))
+    lines = ["  ".join([f"{'label':<{width}}", *(f"{h:>10}" for h in heads)])]
+    for label in coll.labels:
+        lines.append("  ".join([f"{label:<{width}}", *(f"{cells[(label, s)]:>10}" for s in splits)]))
+    totals = [sum(v for (_, s), v in cells.items() if s == sp) for sp in splits]
+    lines.append("  ".join([f"{'total':<{width}}", *(f"{t:>10}" for t in totals)]))
+    seen = defaultdict(set)
+    for it in coll:
+        seen[it.group].add(it.split)
+    straddle = sorted(g for g, s in seen.items() if len({x for x in s if x is not None}) > 1)
+    if straddle:
+        lines.append(f"warning: {len(straddle)} groups sit in more than one split, e.g. {', '.join(straddle[:3])}")
+    return lines
+
+
+def _probe(coll, progress: bool) -> list[tuple[str, str]]:
+    from musicnn.audio.io import duration
+    from musicnn.errors import MusicnnError
+    from musicnn.progress import progress_bar
+
+    failures = []
+    with progress_bar(len(coll), "probing", "file", enabled=progress) as bar:
+        for it in coll:
+            try:
+                duration(it.path)
+            except (MusicnnError, OSError, RuntimeError) as exc:
+                failures.append((it.path, str(exc)))
+            bar.update()
+    return failures
 
 
 # -- features ---------------------------------------------------------------------------------
