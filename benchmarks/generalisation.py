@@ -66,6 +66,10 @@ ROWS: dict[str, dict] = {
     "audio-pitch-shift": dict(audio="pitch,shift", copies=1),
     "audio-noise": dict(audio="noise", copies=1),
     "ensemble3": dict(ensemble=3),
+    # pooling over time (every note is one window, so pooling over windows is the pooling of the
+    # last feature map over its frames): average (base), maximum, or both
+    "pool-max": dict(params=dict(global_pool="max")),
+    "pool-avgmax": dict(params=dict(global_pool="avgmax")),
     # a control for the audio rows: as many optimiser steps as one augmented copy gives
     "epochs30": dict(params=dict(max_epochs=30)),
     # combinations of the rows that won alone
