@@ -6,7 +6,7 @@ module per area.  Heavy libraries (torch, librosa, scikit-learn, numpy) are impo
 the commands, so ``musicnn --help`` starts fast.
 """
 
-from musicnn.cli import datasets, predict, recipes, training  # noqa: F401  (register the commands)
+from musicnn.cli import datasets, predict, recipes, timbre, training  # noqa: F401  (register the commands)
 from musicnn.cli.app import EXIT_SKIPPED, main
 
 __all__ = ["EXIT_SKIPPED", "main"]
