@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)" || echo "note: $(TORCH_SPEC) unavailable; pyproject.toml's torch range applies"
-	$(BIN)/python -m pip install -q -e ".[test,bench,soundfonts]"
+	$(BIN)/python -m pip install -q -e ".[test,bench,soundfonts,styles,download]"
 	touch $@
 
 install: $(VENV)/.installed
