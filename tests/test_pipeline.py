@@ -78,6 +78,7 @@ def test_cnn_on_log_mel(notes, store, tmp_path):
     assert run.report is not None and run.report.n > 0
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 3 epochs on purpose
 def test_cnn_trains_fixed_epochs_on_train_and_validation(mlp_run, notes, store, tmp_path):
     """The CNN's and MLP's default: no early stopping on a few held-out groups, every epoch asked
     for, the validation split learnt from; validation_fraction > 0 brings early stopping back."""
