@@ -323,3 +323,19 @@ def test_bad_soundfont_and_class_lists(tmp_path):
     with pytest.raises(DataError, match=r"classes=\['chorale'\] must name at least 2"):
         build_styles(tmp_path / "out", classes="chorale")
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_builds_the_style_set(tmp_path):
+    from click.testing import CliRunner
+
+    from musicnn.cli import main
+
+    args = ["-q", "datasets", "build", "styles", "--out", str(tmp_path), "--classes", "folksong,fiddle",
+            "--max-pieces-per-class", "1", "--excerpts-per-piece", "1", "--excerpt-seconds", "1",
+            "--soundfont", "timgm6mb"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "wrote 2 excerpts of 2 pieces (2 classes)" in res.output and "SoundFonts: timgm6mb" in res.output
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "manifest.csv already exists" in res.output and "pass --force to rebuild" in res.output
+    assert CliRunner().invoke(main, args + ["--force"]).exit_code == 0

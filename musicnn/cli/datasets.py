@@ -17,7 +17,7 @@ def datasets() -> None:
 
 
 @datasets.command("build")
-@click.argument("name", type=click.Choice(["instruments"]))
+@click.argument("name", type=click.Choice(["instruments", "styles"]))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write.")
 @click.option("--soundfont", "soundfonts", multiple=True, metavar="SF2|NAME",
               help="A General-MIDI .sf2 file, or a SoundFont shipped in a pip package: timgm6mb "
@@ -30,16 +30,41 @@ def datasets() -> None:
 @click.option("--families", default=None, help="Comma-separated families (default: all).")
 @click.option("--max-programs", type=int, default=None, help="At most this many GM programs per family.")
 @click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True, help="Rendering processes.")
+@click.option("--classes", default=None, help="styles: comma-separated style classes (default: all six).")
+@click.option("--excerpt-seconds", type=float, default=10.0, show_default=True, help="styles: length of each excerpt.")
+@click.option("--excerpts-per-piece", type=int, default=3, show_default=True, help="styles: excerpts cut from each piece.")
+@click.option("--max-pieces-per-class", type=int, default=12, show_default=True, help="styles: pieces per class.")
+@click.option("--seed", type=int, default=0, show_default=True, help="styles: seeds the performance draws.")
+@click.option("--force", is_flag=True, help="styles: replace the files of an earlier build.")
 @click.pass_context
 @handle_errors
-def datasets_build(ctx, name, out_dir, soundfonts, sr, pitch_step, velocities, families, max_programs, jobs) -> None:
+def datasets_build(ctx, name, out_dir, soundfonts, sr, pitch_step, velocities, families, max_programs, jobs,
+                   classes, excerpt_seconds, excerpts_per_piece, max_pieces_per_class, seed, force) -> None:
     """Render the embedded data set NAME into a folder, with manifest.csv.
 
     instruments: NSynth-style notes of 10 instrument families rendered from one or more
     General-MIDI SoundFonts; the manifest's `source` column names the SoundFont, and a group
     holds the programs (of any SoundFont) that share a recorded sample (see
     `musicnn datasets card instruments`).
+
+    styles: 10-s excerpts of real scores from the music21 corpus in six styles, rendered
+    through the shipped SoundFonts with tempo, key, register and instruments drawn
+    independently of the style; the piece is the group (`musicnn datasets card styles`;
+    needs pip install 'musicnn-atiam[styles]').
     """
+    if name == "styles":
+        from musicnn.data.styles import build_styles
+
+        fields = tuple(c.strip() for c in classes.split(",") if c.strip()) if classes else None
+        report = build_styles(out_dir, soundfont=list(soundfonts) or None, classes=fields,
+                              excerpt_seconds=excerpt_seconds, excerpts_per_piece=excerpts_per_piece,
+                              max_pieces_per_class=max_pieces_per_class, sr=sr, seed=seed,
+                              progress=progress_enabled(ctx), n_jobs=jobs, force=force)
+        click.echo(f"wrote {report.n_written} excerpts of {report.n_pieces} pieces ({len(report.counts)} classes) "
+                   f"to {report.manifest}")
+        click.echo("per class: " + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())))
+        click.echo(f"SoundFonts: {', '.join(report.sources)}")
+        ctx.exit(report_failures(report.skipped, "pieces"))
     from musicnn.data.render import build_instruments
 
     try:
