@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import csv
 import os
-import re
-import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,16 +24,12 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from musicnn.audio.io import AUDIO_EXTENSIONS
-from musicnn.errors import ConfigError, DataError
+from musicnn.errors import DataError
 
-__all__ = ["Item", "Collection", "DataWarning", "SPLITS", "MANIFEST_NAME", "check_output_folder"]
+__all__ = ["Item", "Collection", "SPLITS", "MANIFEST_NAME"]
 
 SPLITS = ("train", "validation", "test")
 MANIFEST_NAME = "manifest.csv"
-
-
-class DataWarning(UserWarning):
-    """A data set is usable but something in it deserves a look (repeated rows, a label never tested)."""
 
 
 @dataclass(frozen=True)
@@ -116,9 +110,6 @@ class Collection(Sequence[Item]):
         if not data.exists():
             raise DataError(f"{data}: no such file or folder")
         if data.is_file():
-            if data.suffix.lower() in AUDIO_EXTENSIONS:
-                raise DataError(f"{data}: an audio file, not a data set; give a folder of label folders "
-                                f"(<label>/<file>) or a CSV manifest")
             return cls.from_csv(data)
         if (data / MANIFEST_NAME).is_file():
             return cls.from_csv(data / MANIFEST_NAME)
@@ -138,8 +129,8 @@ class Collection(Sequence[Item]):
                     items.append(Item(path=str(f), label=label_dir.name, group=rel))
         if not items:
             raise DataError(
-                f"{root}: no audio files found in label folders (expected {root}/<label>/<file> ending in "
-                f"{', '.join(AUDIO_EXTENSIONS)}, or a {MANIFEST_NAME})"
+                f"{root}: no audio files found in label folders (expected {root}/<label>/<file>"
+                f"{'|'.join(AUDIO_EXTENSIONS[:4])}, or a {MANIFEST_NAME})"
             )
         return cls(items, source=str(root))
 
@@ -148,14 +139,14 @@ class Collection(Sequence[Item]):
         """A collection from a CSV manifest (columns ``path``, ``label``; optional ``group``, ``split``)."""
         manifest = Path(manifest)
         try:
-            with open(manifest, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark
+            with open(manifest, newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)
                 columns = reader.fieldnames or []
                 missing = [c for c in ("path", "label") if c not in columns]
                 if missing:
                     raise DataError(
-                        f"{manifest}: missing column(s) {', '.join(missing)}; a manifest is a CSV file whose first "
-                        f"line names the columns 'path' and 'label' (optional 'group', 'split'); {_header_hint(columns)}"
+                        f"{manifest}: missing column(s) {', '.join(missing)}; a manifest needs 'path' and 'label' "
+                        f"(optional 'group', 'split'); found: {', '.join(columns) or 'no header'}"
                     )
                 rows = list(reader)
         except UnicodeDecodeError as exc:
@@ -166,8 +157,6 @@ class Collection(Sequence[Item]):
             raise DataError(f"{manifest}: cannot read ({exc.strerror})") from exc
         base = manifest.parent
         items = []
-        seen: dict[str, tuple[int, Item]] = {}
-        repeats: list[tuple[int, int, str]] = []
         for n, row in enumerate(rows, start=2):
             path, label = (row.get("path") or "").strip(), (row.get("label") or "").strip()
             if not path or not label:
@@ -178,26 +167,9 @@ class Collection(Sequence[Item]):
             full = Path(path) if Path(path).is_absolute() else base / path
             group = (row.get("group") or "").strip() or path
             meta = {k: v for k, v in row.items() if k not in ("path", "label", "group", "split") and k is not None}
-            item = Item(path=str(full), label=label, group=group, split=split, meta=meta)
-            key = os.path.normpath(os.path.abspath(full))
-            if key in seen:
-                first_line, first = seen[key]
-                for what in ("label", "group", "split"):
-                    if getattr(first, what) != getattr(item, what):
-                        raise DataError(
-                            f"{manifest}, line {n}: {path} is listed again with {what} {getattr(item, what)!r} "
-                            f"(line {first_line}: {getattr(first, what)!r}); list each file once"
-                        )
-                repeats.append((n, first_line, path))
-                continue
-            seen[key] = (n, item)
-            items.append(item)
+            items.append(Item(path=str(full), label=label, group=group, split=split, meta=meta))
         if not items:
             raise DataError(f"{manifest}: the manifest lists no files")
-        if repeats:
-            n, first_line, path = repeats[0]
-            warnings.warn(f"{manifest}: {len(repeats)} row(s) repeat a file listed earlier (line {n} repeats "
-                          f"line {first_line}, {path}); each file is counted once", DataWarning, stacklevel=2)
         return cls(items, source=str(manifest))
 
     # -- splits -----------------------------------------------------------------------
@@ -295,48 +267,6 @@ class Collection(Sequence[Item]):
         parts = rest.split(test_size=0.0, val_size=val_size, seed=seed)
         return {"train": parts["train"], "validation": parts["validation"],
                 "test": Collection(test, self.source)}
-
-
-def _header_hint(columns: Sequence[str]) -> str:
-    """What the first line of a file that is not a manifest held, without quoting its text
-    (``--data /etc/passwd`` must not print the file's first line)."""
-    if not columns:
-        return "the file is empty"
-    if len(columns) <= 20 and all(_COLUMN_NAME.fullmatch(c or "") for c in columns):
-        return f"found: {', '.join(columns)}"
-    return "its first line is not a row of column names (is it a manifest?)"
-
-
-_COLUMN_NAME = re.compile(r"[A-Za-z_][\w .-]{0,39}")
-
-
-def check_output_folder(out_dir: str | os.PathLike, *, force: bool, columns: Sequence[str]) -> Path:
-    """Refuse to write a data set into a folder that holds other files, unless ``force``.
-
-    An absent or empty folder is fine, and so is a previous build of the same set (a
-    folder whose ``manifest.csv`` has exactly ``columns``): building again replaces its
-    files by the same ones.
-
-    Raises
-    ------
-    ConfigError
-        When ``out_dir`` is a file, or a non-empty folder that is not such a build.
-    """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"out_dir={str(out)!r} is a file, not a folder")
-    if force or not out.is_dir() or not any(out.iterdir()):
-        return out
-    manifest = out / MANIFEST_NAME
-    try:
-        with open(manifest, newline="", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
-        header = []
-    if tuple(header) != tuple(columns):
-        raise ConfigError(f"out_dir={str(out)!r} already holds files that are not a build of this data set; "
-                          "pass force=True to write into it anyway, or choose another folder")
-    return out
 
 
 def _source_of(it: Item) -> str:
