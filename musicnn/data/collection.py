@@ -14,6 +14,7 @@ groups never seen in training.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from collections import Counter, defaultdict
@@ -26,10 +27,23 @@ import numpy as np
 from musicnn.audio.io import AUDIO_EXTENSIONS
 from musicnn.errors import DataError
 
-__all__ = ["Item", "Collection", "SPLITS", "MANIFEST_NAME"]
+__all__ = ["Item", "Collection", "SPLITS", "MANIFEST_NAME", "csv_errors"]
 
 SPLITS = ("train", "validation", "test")
 MANIFEST_NAME = "manifest.csv"
+
+
+@contextlib.contextmanager
+def csv_errors(path: Path) -> Iterator[None]:
+    """Turn what reading the CSV file ``path`` can raise into one DataError naming it."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UTF-8 CSV file ({exc.reason})") from exc
+    except csv.Error as exc:
+        raise DataError(f"{path}: malformed CSV ({exc})") from exc
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from exc
 
 
 @dataclass(frozen=True)
@@ -138,7 +152,7 @@ class Collection(Sequence[Item]):
     def from_csv(cls, manifest: str | os.PathLike) -> Collection:
         """A collection from a CSV manifest (columns ``path``, ``label``; optional ``group``, ``split``)."""
         manifest = Path(manifest)
-        try:
+        with csv_errors(manifest):
             with open(manifest, newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)
                 columns = reader.fieldnames or []
@@ -149,12 +163,6 @@ class Collection(Sequence[Item]):
                         f"(optional 'group', 'split'); found: {', '.join(columns) or 'no header'}"
                     )
                 rows = list(reader)
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{manifest}: not a UTF-8 CSV file ({exc.reason})") from exc
-        except csv.Error as exc:
-            raise DataError(f"{manifest}: malformed CSV ({exc})") from exc
-        except OSError as exc:
-            raise DataError(f"{manifest}: cannot read ({exc.strerror})") from exc
         base = manifest.parent
         items = []
         for n, row in enumerate(rows, start=2):

@@ -26,6 +26,7 @@ from typing import Any
 
 from musicnn.audio.io import AUDIO_EXTENSIONS
 from musicnn.data import MANIFEST_NAME, Collection, Item
+from musicnn.data.collection import csv_errors
 from musicnn.errors import DataError
 
 __all__ = ["UNLABELLED", "collect_sounds", "display_names"]
@@ -62,7 +63,7 @@ def _from_folder(root: Path) -> Collection:
 
 def _from_manifest(manifest: Path) -> Collection:
     """A manifest with a ``label`` column is a collection; one with ``path`` only, unlabelled sounds."""
-    try:
+    with csv_errors(manifest):
         with open(manifest, newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             columns = reader.fieldnames or []
@@ -72,12 +73,6 @@ def _from_manifest(manifest: Path) -> Collection:
             else:
                 labelled = False
                 rows = list(reader)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{manifest}: not a UTF-8 CSV file ({exc.reason})") from exc
-    except csv.Error as exc:
-        raise DataError(f"{manifest}: malformed CSV ({exc})") from exc
-    except OSError as exc:
-        raise DataError(f"{manifest}: cannot read ({exc.strerror})") from exc
     if labelled:
         return Collection.from_csv(manifest)
     if "path" not in columns:
