@@ -37,7 +37,9 @@ def atomic_path(target: str | os.PathLike, *, fsync: bool = False) -> Iterator[P
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".tmp-{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    tail = f".{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
+    name = os.fsencode(target.name)[: 255 - len(".tmp-") - len(tail)]  # a long name still fits the file system
+    tmp = target.with_name(f".tmp-{os.fsdecode(name)}{tail}")
     try:
         yield tmp
         if fsync:

@@ -59,10 +59,20 @@ class Report:
         lines.append(f"{'accuracy':<{width}}  {self.accuracy:.3f}   (n={self.n})")
         lines.append(f"{'balanced accuracy':<{width}}  {self.balanced_accuracy:.3f}")
         lines.append(f"{'macro F1':<{width}}  {self.macro_f1:.3f}")
+        absent = self.unmeasured
+        if absent:
+            lines.append(f"not measured (no item scored): {', '.join(absent)}; left out of balanced accuracy "
+                         "and macro F1")
         return "\n".join(lines)
 
+    @property
+    def unmeasured(self) -> list[str]:
+        """Labels without any scored item (support 0): their recall and F1 mean nothing."""
+        return [lab for lab in self.labels if int(self.per_class[lab]["support"]) == 0]
 
-def evaluate(y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None) -> Report:
+
+def evaluate(y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = None, *,
+             warn: bool = True) -> Report:
     """Score predicted labels.
 
     Parameters
@@ -71,6 +81,9 @@ def evaluate(y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = 
         True and predicted labels, same length.
     labels : sequence of str or None
         Class order (default: sorted union of both).
+    warn : bool
+        Warn (:class:`~musicnn.data.DataWarning`) when a label of ``labels`` has no item in
+        ``y_true``: its scores are not measured (:attr:`Report.unmeasured`).
 
     Returns
     -------
@@ -88,7 +101,7 @@ def evaluate(y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = 
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     present = s > 0  # classes absent from y_true do not count in the macro average
     cm = confusion_matrix(y_true, y_pred, labels=labels)
-    return Report(
+    report = Report(
         labels=list(labels),
         n=int(len(y_true)),
         accuracy=float(accuracy_score(y_true, y_pred)),
@@ -98,6 +111,15 @@ def evaluate(y_true: Sequence, y_pred: Sequence, labels: Sequence[str] | None = 
                    for i, lab in enumerate(labels)},
         confusion=cm.astype(int).tolist(),
     )
+    if warn and report.unmeasured:
+        import warnings
+
+        from musicnn.data.collection import DataWarning
+
+        warnings.warn(f"no item of label(s) {', '.join(map(repr, report.unmeasured))} among the {report.n} scored: "
+                      "their recall and F1 are not measured, and balanced accuracy and macro F1 leave them out",
+                      DataWarning, stacklevel=2)
+    return report
 
 
 def plot_confusion(report: Report, path: str | os.PathLike, *, title: str | None = None) -> Path:

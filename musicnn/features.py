@@ -42,6 +42,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,17 @@ __all__ = [
 KINDS = FEATURE_KINDS
 
 _FORMAT = 2  # bump when compute() changes its output for an unchanged spec
+
+#: Largest sample magnitude :func:`compute` takes: the power of larger ones overflows float32.
+MAX_SAMPLE = 1e9
+
+#: Longest clip a spec may ask for, in seconds (a clip is held in memory whole).
+MAX_DURATION = 3600.0
+
+#: Largest value of each size parameter: a spec read from a file cannot ask for more memory
+#: than features ever need (an STFT window of 2**16 samples is 1.4 s at 48 kHz).
+_LIMITS = {"n_fft": 1 << 16, "hop_length": 1 << 16, "n_mels": 1024, "n_mfcc": 1024, "n_bins": 1024,
+           "bins_per_octave": 240, "n_chroma": 240, "n_bands": 16}
 
 
 @dataclass(frozen=True)
@@ -129,26 +141,44 @@ class FeatureSpec:
     norm: str = "none"
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise FeatureError(f"kind={self.kind!r} is not a feature kind; valid kinds: {', '.join(KINDS)}")
         check_sr(self.sr)
         for name in ("n_fft", "hop_length", "n_mels", "n_mfcc", "n_bins", "bins_per_octave", "n_chroma", "n_bands"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
                 raise FeatureError(f"{name}={value!r} must be an integer > 0")
+            if value > _LIMITS[name]:
+                raise FeatureError(f"{name}={value!r} is too large (at most {_LIMITS[name]})")
+        for name in ("fmin", "fmax", "duration", "top_db"):
+            value = getattr(self, name)
+            number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            if value is not None and not number:
+                raise FeatureError(f"{name}={value!r} must be a number")
+        if not isinstance(self.norm, str):
+            raise FeatureError(f"norm={self.norm!r} is not a normalisation; valid: {', '.join(NORMS)}")
+        if isinstance(self.pooling, str) or not isinstance(self.pooling, (tuple, list)):
+            raise FeatureError(f"pooling={self.pooling!r} must be a sequence of statistics ({', '.join(POOLING_STATS)})")
+        if isinstance(self.deltas, bool) or not isinstance(self.deltas, (int, np.integer)):
+            raise FeatureError(f"deltas={self.deltas!r} must be 0, 1 or 2")
         if self.hop_length > self.n_fft:
             raise FeatureError(f"hop_length={self.hop_length} must be <= n_fft={self.n_fft}")
         if self.deltas not in (0, 1, 2):
             raise FeatureError(f"deltas={self.deltas!r} must be 0, 1 or 2")
         if self.kind == "mfcc" and self.n_mfcc > self.n_mels:
             raise FeatureError(f"n_mfcc={self.n_mfcc} must be <= n_mels={self.n_mels}")
+        if self.kind == "descriptors":  # each spectral-contrast octave needs an FFT bin
+            lowest = min(200.0, self.sr / 2 ** (self.n_bands + 2))
+            if self.n_fft * lowest < self.sr:
+                raise FeatureError(f"n_fft={self.n_fft} is too short for n_bands={self.n_bands} contrast bands at "
+                                   f"sr={self.sr} (descriptors need n_fft >= {math.ceil(self.sr / lowest)})")
         nyquist = self.sr / 2
         if not 0 <= self.fmin < nyquist:
             raise FeatureError(f"fmin={self.fmin!r} must be in [0, sr/2={nyquist:g})")
         if self.fmax is not None and not self.fmin < self.fmax <= nyquist:
             raise FeatureError(f"fmax={self.fmax!r} must be in (fmin, sr/2={nyquist:g}]")
-        if self.duration is not None and (not np.isfinite(self.duration) or self.duration <= 0):
-            raise FeatureError(f"duration={self.duration!r} must be > 0 seconds or None")
+        if self.duration is not None and (not np.isfinite(self.duration) or not 0 < self.duration <= MAX_DURATION):
+            raise FeatureError(f"duration={self.duration!r} must be > 0 and at most {MAX_DURATION:g} seconds, or None")
         if self.top_db is not None and (isinstance(self.top_db, bool) or not np.isfinite(self.top_db) or self.top_db <= 0):
             raise FeatureError(f"top_db={self.top_db!r} must be > 0 dB or None")
         if self.norm not in NORMS:
@@ -156,7 +186,7 @@ class FeatureSpec:
         if self.top_db is not None:
             object.__setattr__(self, "top_db", float(self.top_db))
         pooling = tuple(self.pooling)
-        bad = [s for s in pooling if s not in POOLING_STATS]
+        bad = [s for s in pooling if not isinstance(s, str) or s not in POOLING_STATS]
         if bad:
             raise FeatureError(f"pooling={bad[0]!r} is not a statistic; valid: {', '.join(POOLING_STATS)}")
         object.__setattr__(self, "pooling", pooling)
@@ -321,17 +351,30 @@ def compute(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """
     import librosa
 
-    y = np.asarray(y)
+    if not isinstance(spec, FeatureSpec):
+        raise FeatureError(f"spec must be a FeatureSpec, got {type(spec).__name__}")
+    try:
+        y = np.asarray(y)
+    except (TypeError, ValueError) as exc:
+        raise FeatureError(f"y must be a mono signal of shape (n,) ({exc})") from None
+    if y.dtype.kind not in "biuf":
+        raise FeatureError(f"y must hold real numbers, got dtype {y.dtype}")
     if y.ndim != 1:
         raise FeatureError(f"y must be a mono signal of shape (n,), got shape {y.shape}")
     if not np.isfinite(y).all():
         raise FeatureError("y holds non-finite samples (NaN or infinity)")
+    peak = float(np.max(np.abs(y.astype(np.float64, copy=False)))) if y.size else 0.0
+    if peak > MAX_SAMPLE:
+        raise FeatureError(f"y holds samples up to {peak:.3g}, beyond what features of float32 power can hold "
+                           f"(at most {MAX_SAMPLE:g}; audio samples lie in [-1, 1])")
     y = fit_length(y, spec)
     try:
         frames = _frames(librosa, y, spec)
     except librosa.util.exceptions.ParameterError as exc:
         raise FeatureError(f"{spec.kind}: {exc}") from exc
     frames = np.ascontiguousarray(frames.T, dtype=np.float32)  # time-major
+    if not np.isfinite(frames).all():
+        raise FeatureError(f"{spec.kind}: the features of y are not finite (samples up to {peak:.3g} overflow them)")
     return pool(frames, spec.pooling) if spec.pooling else frames
 
 

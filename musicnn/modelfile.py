@@ -43,6 +43,14 @@ FORMAT_VERSION = 1
 METADATA_KEY = "musicnn"
 _RESERVED = ("format_version", "family", "params", "learned")
 
+#: Deepest nesting of lists and objects a model file's metadata may hold (musicnn writes 4-5).
+MAX_JSON_DEPTH = 32
+#: Array types a model file may hold (safetensors' names).
+_DTYPES = frozenset({"F16", "BF16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "BOOL"})
+#: Most values one example's input may have (a spectrogram of an hour at 1024 bins is 1e8),
+#: and the most for which loading runs the model once on a test input.
+_MAX_INPUT, _SMOKE_INPUT = 10**8, 10**6
+
 
 def _to_json(value: Any, where: str) -> Any:
     """Convert ``value`` to plain JSON types; non-finite floats become None."""
@@ -172,8 +180,13 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         )
     try:
         document = json.loads(raw[METADATA_KEY])
+    except RecursionError:
+        document = None
     except ValueError as err:
         raise ModelFileError(f"{path}: the musicnn metadata is not valid JSON ({err})") from err
+    if document is None or _too_deep(document):
+        raise ModelFileError(f"{path}: the musicnn metadata is nested more than {MAX_JSON_DEPTH} levels deep; "
+                             "the file is corrupt or was not written by musicnn")
     if not isinstance(document, dict):
         raise ModelFileError(f"{path}: the musicnn metadata is not a JSON object")
     version = document.get("format_version")
@@ -190,6 +203,106 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
                 f"{path}: the musicnn metadata lacks a valid {key!r} entry; the file is corrupt"
             )
     return document
+
+
+def _too_deep(document: Any, limit: int | None = None) -> bool:
+    """Whether JSON ``document`` nests lists and objects more than ``limit`` levels deep
+    (read without recursion)."""
+    limit = MAX_JSON_DEPTH if limit is None else limit
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
+def _tensor_table(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Name -> (dtype, shape) of every tensor in a safetensors file, from its header alone."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            table = {}
+            for name in fh.keys():
+                view = fh.get_slice(name)
+                table[name] = (str(view.get_dtype()), tuple(int(d) for d in view.get_shape()))
+    except Exception as err:
+        raise ModelFileError(f"{path}: cannot read the model's arrays ({err}); the file is corrupt") from err
+    return table
+
+
+def _check_sizes(document: dict[str, Any], table: dict[str, tuple[str, tuple[int, ...]]], path: Path) -> None:
+    """Refuse hyper-parameters that describe more layers than the file holds arrays, before
+    anything is built: each entry of a size list (``hidden_layer_sizes``, ``channels``) makes
+    at least one array."""
+    bound = max(16, 2 * len(table))
+    for name, value in document["params"].items():
+        if isinstance(value, list) and len(value) > bound:
+            raise ModelFileError(f"{path}: params.{name} lists {len(value)} values but the file holds "
+                                 f"{len(table)} arrays; the file is corrupt")
+    unsupported = sorted({dtype for dtype, _ in table.values()} - _DTYPES)
+    if unsupported:
+        raise ModelFileError(f"{path}: arrays of type {', '.join(unsupported)}, which no musicnn model stores; "
+                             "the file is corrupt")
+
+
+def _check_classes(estimator: Any, path: Path) -> None:
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        return
+    names = [str(c) for c in np.asarray(classes).ravel()]
+    twice = sorted({c for c in names if names.count(c) > 1})
+    if twice:
+        raise ModelFileError(f"{path}: the class list names {twice[0]!r} more than once; the file is corrupt")
+    if not names:
+        raise ModelFileError(f"{path}: the class list is empty; the file is corrupt")
+
+
+def _smoke_test(estimator: Any, path: Path) -> None:
+    """Run the model once on an input of the shape it records: arrays that do not fit one
+    another (a forged or damaged file) fail here, not on the user's first audio file."""
+    import warnings
+
+    from musicnn.errors import MusicnnError
+
+    shape = getattr(estimator, "input_shape_", None)
+    if shape is None:
+        n = getattr(estimator, "n_features_in_", None)
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 0 < n <= _MAX_INPUT:
+            raise ModelFileError(f"{path}: the model records no valid input size (n_features_in_={n!r}); "
+                                 "the file is corrupt")
+        shape = (int(n),)
+    size = int(np.prod([int(d) for d in shape], dtype=np.float64))
+    if size > _MAX_INPUT:
+        raise ModelFileError(f"{path}: the model records an input of shape {tuple(shape)}, larger than any "
+                             "features; the file is corrupt")
+    if size > _SMOKE_INPUT:  # a large input is not worth the memory of a test run
+        return
+    X = np.ones((1, *shape), dtype=np.float32)
+    from sklearn.exceptions import NotFittedError
+
+    labelled = getattr(estimator, "classes_", None) is not None
+    for name in ("predict_proba", "predict", "transform") if labelled else ("transform", "predict"):
+        fn = getattr(estimator, name, None)
+        if callable(fn):
+            break
+    else:
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = np.asarray(fn(X))
+    except (MusicnnError, NotFittedError):  # a refusal the model may make of any input
+        return
+    except Exception as err:
+        raise ModelFileError(f"{path}: the model's arrays do not fit together ({type(err).__name__}: {err}); "
+                             "the file is corrupt") from err
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        raise ModelFileError(f"{path}: the model gives non-finite scores (NaN or infinity); "
+                             "the file is corrupt or the training diverged")
 
 
 def _params_for(cls: type, params: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -245,6 +358,7 @@ def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
         cls = get_estimator_class(family)
     except ConfigError as err:
         raise ModelFileError(f"{path}: {err}; was it written by a newer musicnn?") from err
+    _check_sizes(document, _tensor_table(path), path)
     try:
         arrays = load_file(str(path), device="cpu")
     except Exception as err:
@@ -252,13 +366,18 @@ def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     try:
         estimator = cls(**_params_for(cls, document["params"], path))
         estimator._restore(arrays, document["learned"])
-    except ModelFileError:
-        raise
+    except ModelFileError as err:
+        raise err if str(path) in str(err) else ModelFileError(f"{path}: {err}") from err
+    except (MemoryError, RecursionError) as err:
+        raise ModelFileError(f"{path}: the model's hyper-parameters ask for more than this machine holds "
+                             f"({type(err).__name__}); the file is corrupt") from err
     except Exception as err:
         raise ModelFileError(
             f"{path}: the stored arrays do not fit a {family!r} model "
             f"({type(err).__name__}: {err}); the file is corrupt"
         ) from err
+    _check_classes(estimator, path)
+    _smoke_test(estimator, path)
     return estimator, document
 
 
@@ -270,8 +389,8 @@ def _feature_spec(document: dict[str, Any], path: Path, *, required: bool = True
     if raw is None:
         if not required:
             return None
-        raise ModelFileError(f"{path}: the model file records no feature_spec; save the model with "
-                             "metadata={'feature_spec': spec.to_dict()}")
+        raise ModelFileError(f"{path}: the model file records no feature_spec (the features its model takes); "
+                             "it is damaged, or was saved without metadata={'feature_spec': spec.to_dict()}")
     if not isinstance(raw, dict):
         raise ModelFileError(f"{path}: the feature_spec entry is not a JSON object; the file is corrupt")
     try:
@@ -298,7 +417,19 @@ def load_with_spec(path: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
         As for :func:`load_model`; also a file that records no valid feature spec.
     """
     estimator, document = load_model(path)
-    return estimator, _feature_spec(document, Path(path)), document
+    spec = _feature_spec(document, Path(path))
+    _check_spec_fits(estimator, spec, Path(path))
+    return estimator, spec, document
+
+
+def _check_spec_fits(estimator: Any, spec: Any, path: Path) -> None:
+    """The recorded features must be what the model takes (values per clip or per frame)."""
+    width = spec.dims * (len(spec.pooling) or 1)
+    n_features = getattr(estimator, "n_features_in_", None)
+    if n_features is not None and int(n_features) != width:
+        raise ModelFileError(f"{path}: the recorded feature_spec gives {width} values per "
+                             f"{'clip' if spec.pooling else 'frame'} but the model takes {int(n_features)}; "
+                             "the file is corrupt")
 
 
 def receptive_field_seconds(estimator: Any, spec: Any) -> tuple[float, int] | None:
@@ -341,6 +472,8 @@ def describe_model(path: str | os.PathLike) -> str:
         t = summary["test"]
         lines.append(f"test (held-out groups, n={t['n']}): accuracy {t['accuracy']:.3f}, macro F1 {t['macro_f1']:.3f}")
     estimator, _ = load_model(path)
+    if spec is not None:
+        _check_spec_fits(estimator, spec, path)
     network = getattr(estimator, "summary", None)
     if callable(network):
         lines.append(network())

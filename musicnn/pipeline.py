@@ -9,6 +9,7 @@ import datetime as _dt
 import inspect
 import os
 import statistics
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -74,9 +75,14 @@ class Dataset:
         kept = items.subset(result.ok)
         return cls(X=X, y=kept.y.astype(str), items=kept, failures=result.failures, n_cached=result.n_cached)
 
-    def save(self, path: str | os.PathLike, spec: FeatureSpec) -> Path:
-        """Write the features to a ``.npz``: ``X``, ``y``, ``paths`` and ``spec`` (its JSON)."""
-        path = Path(path)
+    def save(self, path: str | os.PathLike, spec: FeatureSpec, *, force: bool = False) -> Path:
+        """Write the features to a ``.npz``: ``X``, ``y``, ``paths`` and ``spec`` (its JSON).
+
+        An existing file is replaced only with ``force`` (:func:`~musicnn.inference.writers.check_new_output`).
+        """
+        from musicnn.inference.writers import check_new_output
+
+        path = check_new_output(path, force=force)
         with atomic_open(path, "wb") as fh:
             np.savez_compressed(fh, X=self.X, y=self.y.astype(str), paths=np.array(self.items.paths, dtype=str),
                                 spec=np.array(spec.to_json()))
@@ -280,6 +286,34 @@ def _write_curves_csv(history: dict[str, Any], path: Path) -> None:
             writer.writerow([i + 1, *row])
 
 
+def _check_outputs(out: str | os.PathLike, force: bool) -> None:
+    """Refuse, before any work, a model file or a file beside it that already exists (unless ``force``)."""
+    from musicnn.inference.writers import check_new_output
+
+    check_new_output(out, force=force)
+    for kind, path in sidecar_paths(out).items():
+        if kind != "checkpoint":  # the training state a resume reads, not an output
+            check_new_output(path, force=force)
+
+
+def _warn_untested(coll: Collection, splits: dict[str, Collection]) -> None:
+    """Warn of labels the test split holds no item of (a label with a single group only trains)."""
+    if not len(splits["test"]):
+        return
+    untested = sorted(set(coll.labels) - set(splits["test"].labels))
+    if not untested:
+        return
+    from musicnn.data.collection import DataWarning
+
+    groups = {lab: sorted({it.group for it in coll if it.label == lab}) for lab in untested}
+    single = [lab for lab in untested if len(groups[lab]) == 1]
+    why = (f"{'it has' if len(untested) == 1 else 'they have'} a single group (e.g. {groups[single[0]][0]}), "
+           "used for training only" if len(single) == len(untested) else "no group of theirs was held out")
+    warnings.warn(f"{coll.source}: the test split holds no item of label(s) {', '.join(map(repr, untested))}: "
+                  f"{why}; their scores are not measured (add files of other groups to test them)",
+                  DataWarning, stacklevel=3)
+
+
 @dataclass
 class TrainOutcome:
     """What :func:`train` produced."""
@@ -311,6 +345,7 @@ def train(
     resume: bool = False,
     audio_augment: str | None = None,
     augment_copies: int = 1,
+    force: bool = False,
 ) -> TrainOutcome:
     """Train a model on a data set and evaluate it on held-out groups.
 
@@ -361,6 +396,9 @@ def train(
         training split (never to validation or test); their features are cached.
     augment_copies : int
         Augmented copies per training file.
+    force : bool
+        Replace an existing ``out`` and the files beside it (report, confusion matrix,
+        curves); without it they are refused before any work.
 
     Returns
     -------
@@ -381,6 +419,7 @@ def train(
     cls = get_estimator_class(model)  # fail fast on an unknown name
     params = training_params(model, params)  # and on a parameter the family does not have
     variants = _audio_variants(audio_augment, augment_copies, seed)
+    _check_outputs(out, force)  # and on outputs that would replace existing files
     coll = data if isinstance(data, Collection) else Collection.load(data)
     if len(coll.labels) < 2:
         raise DataError(f"{coll.source}: found {len(coll.labels)} label(s); a classifier needs at least 2")
@@ -390,6 +429,7 @@ def train(
     splits = coll.split(**split_args)
     if len(splits["train"]) == 0:
         raise DataError(f"{coll.source}: the split left no training items")
+    _warn_untested(coll, splits)
     spec = spec if spec is not None else default_spec(model)
     if spec.duration is None:
         spec = spec.replace(duration=_clip_duration(splits["train"]))
@@ -422,9 +462,11 @@ def train(
     fit_kw: dict[str, Any] = {}
     if "checkpoint" in fit_params:
         fit_kw = {"checkpoint": str(files["checkpoint"]), "resume": resume}
-        if resume:
-            log(f"resuming from {files['checkpoint']}" if files["checkpoint"].exists()
-                else f"no checkpoint at {files['checkpoint']}: starting from the first epoch")
+        if resume and files["checkpoint"].exists():
+            log(f"resuming from {files['checkpoint']}")
+        elif resume and dist.is_main:
+            warnings.warn(f"resume=True but there is no checkpoint at {files['checkpoint']}: "
+                          "training starts from the first epoch", stacklevel=2)
         elif files["checkpoint"].exists():
             log(f"replacing the checkpoint of an earlier run, {files['checkpoint']} (resume=True continues it)")
     elif resume:
@@ -454,7 +496,7 @@ def train(
     report = None
     test = sets.get("test")
     if test is not None and len(test.y):
-        report = evaluate(test.y, est.predict(test.X), labels=[str(c) for c in est.classes_])
+        report = evaluate(test.y, est.predict(test.X), labels=[str(c) for c in est.classes_], warn=False)
     summary = {
         "data": coll.source,
         "counts": {s: int(len(sets[s].items)) if s in sets else 0 for s in splits},

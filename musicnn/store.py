@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -96,8 +97,8 @@ class ExtractResult:
 
 def _file_key(path: Path) -> str:
     st = path.stat()
-    ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    return hashlib.sha1(ident.encode()).hexdigest()
+    ident = os.fsencode(path.resolve()) + f"|{st.st_size}|{st.st_mtime_ns}".encode()  # any file name, UTF-8 or not
+    return hashlib.sha1(ident).hexdigest()
 
 
 class FeatureStore:
@@ -237,15 +238,40 @@ class FeatureStore:
         method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
         ctx = mp.get_context(method)
         chunk = max(1, min(16, len(tasks) // (jobs * 8)))
-        with ctx.Pool(jobs, initializer=_init_worker) as pool:
+        with ctx.Pool(jobs, initializer=_init_worker, initargs=(os.getpid(),)) as pool:
             yield from pool.imap_unordered(_work, tasks, chunksize=chunk)
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int | None = None) -> None:
     from threadpoolctl import threadpool_limits
 
     global _WORKER_LIMIT
+    _exit_with_parent(parent)
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool, no traceback per worker
     _WORKER_LIMIT = threadpool_limits(limits=1, user_api="blas")  # for the worker's lifetime
+
+
+def _exit_with_parent(parent: int | None) -> None:
+    """End this worker when the process that started it dies (killed with SIGKILL, say).
+
+    Without it, the orphaned workers of a killed extraction go on computing, then print
+    ``BrokenPipeError`` tracebacks when they hand back their results.  Linux's
+    ``PR_SET_PDEATHSIG`` ends them at once, silently; elsewhere nothing changes.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:  # the parent died before prctl
+        os._exit(1)
 
 
 _WORKER_LIMIT = None

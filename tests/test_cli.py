@@ -117,7 +117,8 @@ def test_features_then_cached(runner, notes, tmp_path):
             "--out", str(tmp_path / "f.npz")]
     first = run(runner, args).output
     assert "0 from cache" in first
-    second = run(runner, args).output
+    assert error_line(run(runner, args, code=1)) == f"Error: {tmp_path / 'f.npz'} already exists; pass --force to replace it, or choose another file"
+    second = run(runner, [*args, "--force"]).output
     n = len(list(csv.DictReader(open(notes / "manifest.csv"))))
     assert f"{n} from cache" in second
     data = np.load(tmp_path / "f.npz")

@@ -31,9 +31,14 @@ def test_json_carries_the_headline_scores():
 
 
 def test_labels_fix_the_order_and_absent_classes_do_not_count():
-    rep = evaluate(["a", "b"], ["a", "b"], labels=["c", "b", "a"])
+    from musicnn.data.collection import DataWarning
+
+    with pytest.warns(DataWarning, match=r"no item of label\(s\) 'c' among the 2 scored"):
+        rep = evaluate(["a", "b"], ["a", "b"], labels=["c", "b", "a"])
     assert rep.labels == ["c", "b", "a"] and rep.confusion[0] == [0, 0, 0]
-    assert rep.macro_f1 == 1.0  # 'c' has no support: not averaged in
+    assert rep.macro_f1 == 1.0  # 'c' has no support: not averaged in, and said so
+    assert rep.unmeasured == ["c"] and rep.text().endswith(
+        "not measured (no item scored): c; left out of balanced accuracy and macro F1")
 
 
 def test_bad_inputs():

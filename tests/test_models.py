@@ -449,7 +449,7 @@ def _rewrite_metadata(src, dst, **changes):
         ("bad_json", "not valid JSON"),
         ("unknown_family", "unknown model family 'svm'"),
         ("newer_version", "newer than this musicnn"),
-        ("wrong_arrays", "do not fit"),
+        ("wrong_arrays", "network of 323 values but the file holds 4"),
         ("directory", "not a file"),
     ],
 )

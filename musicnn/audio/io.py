@@ -6,8 +6,11 @@ FLAC, OGG/Vorbis and MP3 (and the other formats libsndfile knows) at any sample 
 mix down to mono, resample with soxr (the same high-quality resampler as
 ``librosa.load``) and return float32 samples.
 
-Errors name the file: a missing file, data that is not audio, a corrupt stream, a file
-with no samples or with non-finite samples raise :class:`~musicnn.errors.AudioError`.
+Errors name the file: a missing or unreadable file (permission denied), data that is not
+audio, a header that declares an impossible sample rate, a corrupt stream, a file with
+no samples or with non-finite samples raise :class:`~musicnn.errors.AudioError`.  Names
+that are not valid UTF-8 are read like any other, and however many channels a header
+declares, a read decodes a bounded number of samples.
 A file whose header promises more samples than it holds (a truncated download, a copy
 cut short) is read as far as it goes, with a :class:`TruncatedAudioWarning` naming it.
 """
@@ -34,6 +37,10 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".
 SILENCE_PEAK = 10 ** (-90 / 20)
 
 _BLOCK = 1 << 18  # frames decoded per read
+_MAX_BLOCK_SAMPLES = 1 << 21  # samples (frames x channels) decoded per read, at most
+
+#: Sample rates a file may declare (a header outside them is damaged or not audio).
+MIN_NATIVE_SR, MAX_NATIVE_SR = 1000, 768_000
 
 
 class TruncatedAudioWarning(UserWarning):
@@ -92,22 +99,54 @@ def _wav_declared_frames(path: Path) -> int | None:
         return None
 
 
+def _native_name(path: Path) -> str | bytes:
+    """The path as libsndfile takes it: bytes on POSIX, so that a name that is not valid
+    UTF-8 (held by Python as surrogate escapes) opens like any other."""
+    return str(path) if sys.platform == "win32" else os.fsencode(path)
+
+
 def _open_checked(path: Path):
     import soundfile as sf
 
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise AudioError(f"{path}: no such file") from None
+    except PermissionError:
+        raise AudioError(f"{path}: permission denied (a folder on the way is not readable)") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot open ({exc.strerror or exc})") from None
     if path.is_dir():
         raise AudioError(f"{path}: is a folder, not an audio file")
-    if path.stat().st_size == 0:
+    if st.st_size == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes)")
     try:
-        return sf.SoundFile(str(path))
+        with open(path, "rb"):  # libsndfile says only "System error." for an unreadable file
+            pass
+    except PermissionError:
+        raise AudioError(f"{path}: permission denied: the file is not readable (check its permissions)") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    try:
+        f = sf.SoundFile(_native_name(path))
     except sf.LibsndfileError as exc:
         reason = str(exc).split(":")[-1].strip() or "unreadable"
+        if "not a regular file" in reason:  # libsndfile's words for a format it does not recognise
+            reason = "format not recognised"
         raise AudioError(f"{path}: not a readable audio file ({reason})") from exc
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, ValueError, TypeError) as exc:
         raise AudioError(f"{path}: cannot open ({exc})") from exc
+    if not MIN_NATIVE_SR <= f.samplerate <= MAX_NATIVE_SR or f.channels < 1:
+        f.close()
+        raise AudioError(f"{path}: the header declares {f.samplerate} Hz and {f.channels} channel(s); "
+                         f"musicnn reads {MIN_NATIVE_SR}-{MAX_NATIVE_SR} Hz audio (is the header damaged?)")
+    return f
+
+
+def _block_frames(frames: int, channels: int) -> int:
+    """``frames`` per read, fewer for many channels: a read holds at most :data:`_MAX_BLOCK_SAMPLES`
+    samples (at least 1024 frames), whatever the header claims."""
+    return max(1024, min(int(frames), _MAX_BLOCK_SAMPLES // max(1, int(channels))))
 
 
 def _read(path: Path, start: int, want: int, block: int) -> Iterator[tuple[np.ndarray | None, str | None]]:
@@ -247,7 +286,7 @@ def load(
         raise AudioError(f"{path}: duration={duration!r} must be > 0")
 
     with _open_checked(path) as f:
-        native_sr = f.samplerate
+        native_sr, channels = f.samplerate, f.channels
         declared = f.frames
         if f.format == "WAV":
             declared = max(declared, _wav_declared_frames(path) or 0)
@@ -256,7 +295,7 @@ def load(
         raise AudioError(f"{path}: offset={offset}s is past the end of the file ({declared / native_sr:.3f}s)")
     want = declared - start if duration is None else int(round(duration * native_sr))
     blocks, broken = [], None
-    for chunk, reason in _frames(path, start, want, _BLOCK):
+    for chunk, reason in _frames(path, start, want, _block_frames(_BLOCK, channels)):
         if chunk is None:
             broken = reason
         else:
@@ -342,11 +381,11 @@ def stream(
     if not (isinstance(block_seconds, (int, float)) and np.isfinite(block_seconds) and block_seconds > 0):
         raise AudioError(f"{path}: block_seconds={block_seconds!r} must be > 0")
     with _open_checked(path) as f:  # errors of the file itself are raised now, not at the first block
-        native_sr = f.samplerate
+        native_sr, channels = f.samplerate, f.channels
         declared = f.frames
         if f.format == "WAV":
             declared = max(declared, _wav_declared_frames(path) or 0)
-    block = max(1024, int(round(block_seconds * native_sr)))
+    block = _block_frames(round(min(block_seconds, 3600.0) * native_sr), channels)
     return _stream_blocks(path, native_sr, declared, sr, block, allow_silent)
 
 

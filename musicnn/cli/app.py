@@ -10,8 +10,10 @@ files exits with status 3.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import functools
+import io
 import json
 import os
 import re
@@ -68,6 +70,36 @@ def speak_flags(message: str) -> str:
     return re.sub(rf"(?<![\w.'\"-])({names})=('[^']*'|\"[^\"]*\"|[^\s,;)\]]+)", assignment, message)
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a file name that is not UTF-8, as Python holds it
+        return f"\\x{code - 0xDC00:02x}"
+    return _ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on one line: control characters (a newline or a terminal escape
+    in a file name) and the bytes of names that are not UTF-8 are shown as escapes
+    (``\\n``, ``\\x1b``, ``\\xff``)."""
+    return _UNPRINTABLE.sub(lambda m: _escape(m.group()), str(text))
+
+
+def _escape_on_encode(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler of the command's stdout and stderr: what cannot be encoded (the
+    bytes of a file name that is not UTF-8) is written as escapes, never a UnicodeEncodeError."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    return "".join(_escape(c) if 0xD800 <= ord(c) <= 0xDFFF else f"\\u{ord(c):04x}"
+                   for c in exc.object[exc.start:exc.end]), exc.end
+
+
+codecs.register_error("musicnn-escape", _escape_on_encode)
+
+
 def handle_errors(fn: Callable) -> Callable:
     """Turn library errors into one clear line and a non-zero exit, never a traceback."""
 
@@ -76,7 +108,7 @@ def handle_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except MusicnnError as exc:
-            raise click.ClickException(speak_flags(str(exc))) from None
+            raise click.ClickException(printable(speak_flags(str(exc)))) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
@@ -85,9 +117,9 @@ def handle_errors(fn: Callable) -> Callable:
         except Exception as exc:
             if os.environ.get("MUSICNN_DEBUG"):
                 raise
-            raise click.ClickException(
+            raise click.ClickException(printable(
                 f"unexpected {type(exc).__name__}: {exc} (set MUSICNN_DEBUG=1 to see the traceback)"
-            ) from None
+            )) from None
 
     return wrapper
 
@@ -97,14 +129,15 @@ def echo_err(msg: str) -> None:
 
 
 def report_failures(failures: list[tuple[str, str]], what: str = "files") -> int:
-    """Print skipped files at the end; return the exit status they imply."""
+    """Print skipped files at the end, one line each; return the exit status they imply."""
     if not failures:
         return 0
     echo_err(f"\n{len(failures)} {what} skipped:")
     for path, reason in failures:
         reason = reason if str(path) in reason else f"{path}: {reason}"
-        echo_err(f"  {reason}")
+        echo_err(f"  {printable(reason)}")
     return EXIT_SKIPPED
+
 
 
 def feature_options(fn: Callable) -> Callable:
@@ -191,15 +224,33 @@ def main(ctx: click.Context, quiet: bool) -> None:
     DATA is a folder-per-label tree (DATA/<label>/<file>.wav), a CSV manifest with
     columns path,label[,group,split], or a folder holding manifest.csv.
 
-    Exit status: 0 done, 1 error, 2 usage error, 3 done but some files were skipped.
+    Exit status: 0 done, 1 error, 2 usage error, 3 done but some files were skipped,
+    130 interrupted. No command replaces an existing output file unless given --force.
     """
     ctx.obj = {"quiet": quiet}
     ctx.with_resource(_one_line_warnings())
+    ctx.with_resource(_escaping_streams())
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings as one line on stderr (no source line): 'Warning: ...'."""
-    click.echo(f"Warning: {speak_flags(str(message))}", err=True)
+    click.echo(f"Warning: {printable(speak_flags(str(message)))}", err=True)
+
+
+@contextlib.contextmanager
+def _escaping_streams() -> Iterator[None]:
+    """Write what stdout and stderr cannot encode as escapes while a command runs."""
+    changed = []
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="musicnn-escape")
+            changed.append(stream)
+    try:
+        yield
+    finally:
+        for stream in changed:
+            with contextlib.suppress(ValueError):  # closed meanwhile
+                stream.reconfigure(errors="strict")
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from musicnn.cli.app import (cache_options, echo_err, feature_options, feature_store, handle_errors, main,
-                             progress_enabled, report_failures, speak_flags, spec_from_options)
+                             printable, progress_enabled, report_failures, speak_flags, spec_from_options)
 
 
 # -- datasets --------------------------------------------------------------------------------
@@ -35,11 +35,12 @@ def datasets() -> None:
 @click.option("--excerpts-per-piece", type=int, default=3, show_default=True, help="styles: excerpts cut from each piece.")
 @click.option("--max-pieces-per-class", type=int, default=12, show_default=True, help="styles: pieces per class.")
 @click.option("--seed", type=int, default=0, show_default=True, help="styles: seeds the performance draws.")
-@click.option("--force", is_flag=True, help="styles: replace the files of an earlier build.")
+@click.option("--force", is_flag=True, help="Write into a folder that holds other files than a previous build.")
 @click.pass_context
 @handle_errors
 def datasets_build(ctx, name, out_dir, soundfonts, sr, pitch_step, velocities, families, max_programs, jobs,
-                   classes, excerpt_seconds, excerpts_per_piece, max_pieces_per_class, seed, force) -> None:
+                   classes, excerpt_seconds, excerpts_per_piece, max_pieces_per_class, seed,
+                   force) -> None:
     """Render the embedded data set NAME into a folder, with manifest.csv.
 
     instruments: NSynth-style notes of 10 instrument families rendered from one or more
@@ -51,7 +52,11 @@ def datasets_build(ctx, name, out_dir, soundfonts, sr, pitch_step, velocities, f
     through the shipped SoundFonts with tempo, key, register and instruments drawn
     independently of the style; the piece is the group (`musicnn datasets card styles`;
     needs pip install 'musicnn-atiam[styles]').
+
+    OUT may be a new or empty folder, or a previous build (rebuilding replaces its notes);
+    a folder holding other files is refused unless --force.
     """
+    from musicnn.data.collection import check_output_folder
     if name == "styles":
         from musicnn.data.styles import build_styles
 
@@ -65,7 +70,9 @@ def datasets_build(ctx, name, out_dir, soundfonts, sr, pitch_step, velocities, f
         click.echo("per class: " + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())))
         click.echo(f"SoundFonts: {', '.join(report.sources)}")
         ctx.exit(report_failures(report.skipped, "pieces"))
-    from musicnn.data.render import build_instruments
+    from musicnn.data.render import MANIFEST_COLUMNS, build_instruments
+
+    check_output_folder(out_dir, force=force, columns=MANIFEST_COLUMNS)
 
     try:
         vels = tuple(int(v) for v in velocities.split(",") if v.strip())
@@ -214,9 +221,10 @@ def _probe(coll, progress: bool) -> list[tuple[str, str]]:
 @cache_options
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Also write the features to this .npz (X, y, paths, spec).")
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
 @click.pass_context
 @handle_errors
-def features(ctx, data, jobs, cache_dir, no_cache, out, **feature_opts) -> None:
+def features(ctx, data, jobs, cache_dir, no_cache, out, force, **feature_opts) -> None:
     """Extract features of every file in DATA into the cache.
 
     A second run over the same files reads the cache. Files that fail are skipped and
@@ -228,6 +236,10 @@ def features(ctx, data, jobs, cache_dir, no_cache, out, **feature_opts) -> None:
     from musicnn.pipeline import Dataset
 
     spec = spec_from_options(None, feature_opts)
+    if out:
+        from musicnn.inference.writers import check_new_output
+
+        check_new_output(out, force=force)  # before any work
     coll = Collection.load(data)
     store = feature_store(cache_dir, no_cache)
     t0 = time.perf_counter()
@@ -239,9 +251,11 @@ def features(ctx, data, jobs, cache_dir, no_cache, out, **feature_opts) -> None:
     click.echo(spec.describe())
     click.echo(f"{n} files in {dt:.2f} s ({n / dt if dt else 0:.1f} files/s; {res.n_cached} from cache, "
                f"{res.n_computed} computed); features {shape} per file; cache {store.root if store.enabled else 'off'}")
-    if out:
-        Dataset.from_extract(coll, res).save(out, spec)
-        click.echo(f"wrote {out}")
+    if out and n == 0:
+        echo_err(f"no file gave features; nothing written to {printable(out)}")
+    elif out:
+        Dataset.from_extract(coll, res).save(out, spec, force=force)
+        click.echo(f"wrote {printable(out)}")
     ctx.exit(report_failures(res.failures))
 
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import click
 
 from musicnn.choices import AGGREGATES, BATCH_SIZE
-from musicnn.cli.app import (echo_err, handle_errors, main, progress_enabled, report_failures)
+from musicnn.cli.app import echo_err, handle_errors, main, printable, progress_enabled, report_failures
 from musicnn.errors import MusicnnError
 
 
@@ -57,7 +57,7 @@ def _window_options(fn: Callable) -> Callable:
 
 
 @main.command()
-@click.argument("args", nargs=-1, required=True, type=click.Path(), metavar="[MODEL] FILES...")
+@click.argument("args", nargs=-1, required=True, type=click.Path(readable=False), metavar="[MODEL] FILES...")
 @click.option("--top-k", "-k", type=click.IntRange(1), default=3, show_default=True, help="Labels shown per file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="What is printed on stdout (the files classified by this call).")
@@ -72,9 +72,12 @@ def _window_options(fn: Callable) -> Callable:
 @click.option("--segments", type=click.Path(dir_okay=False), default=None,
               help="Write each file's window timeline (start, end, top label, every class's probability) as "
                    ".csv or .json; with several files use a {stem} field, e.g. segments/{stem}.csv.")
+@click.option("--force", is_flag=True,
+              help="Replace existing timelines, and an --out file that is not this model's results (a results "
+                   "file of this model is still resumed).")
 @click.pass_context
 @handle_errors
-def classify(ctx, args, top_k, fmt, overlap, hop, aggregate, out, segments, batch_size) -> None:
+def classify(ctx, args, top_k, fmt, overlap, hop, aggregate, out, segments, force, batch_size) -> None:
     """Classify audio FILES of any length with the model file MODEL.
 
     Without MODEL (when the first argument does not end in .safetensors) the model that
@@ -103,7 +106,7 @@ def classify(ctx, args, top_k, fmt, overlap, hop, aggregate, out, segments, batc
     _checked_path(out, lambda p: check_suffix(p, RESULTS_SUFFIXES, "a results file"), "--out")
     _checked_path(segments, lambda p: segment_paths(p, files), "--segments")
     est, spec, _ = load_with_spec(model)
-    report = classify_batch(est, spec, files, out=out, segments=segments, top_k=top_k, overlap=overlap,
+    report = classify_batch(est, spec, files, out=out, segments=segments, force=force, top_k=top_k, overlap=overlap,
                             hop=hop, aggregate=aggregate, batch_size=batch_size, progress=progress_enabled(ctx))
     preds, failures = report.predictions, report.failures
     if fmt == "json":
@@ -117,10 +120,11 @@ def classify(ctx, args, top_k, fmt, overlap, hop, aggregate, out, segments, batc
             for rank, (lab, prob) in enumerate(p.top, start=1):
                 writer.writerow([p.path, rank, lab, f"{prob:.6f}"])
     else:
-        width = max([len(p.path) for p in preds] + [4])
-        for p in preds:
-            others = "  ".join(f"{lab} {prob:.2f}" for lab, prob in p.top)
-            click.echo(f"{p.path:<{width}}  {p.label:<12} {others}")
+        names = [printable(p.path) for p in preds]
+        width = max([len(n) for n in names] + [4])
+        for name, p in zip(names, preds):
+            others = "  ".join(f"{printable(lab)} {prob:.2f}" for lab, prob in p.top)
+            click.echo(f"{name:<{width}}  {printable(p.label):<12} {others}")
     if out is not None:
         if report.skipped:
             echo_err(f"skipped {len(report.skipped)} files already in {out}")
@@ -129,13 +133,14 @@ def classify(ctx, args, top_k, fmt, overlap, hop, aggregate, out, segments, batc
 
 
 @main.command()
-@click.argument("args", nargs=-1, required=True, type=click.Path(), metavar="[MODEL] FILES...")
+@click.argument("args", nargs=-1, required=True, type=click.Path(readable=False), metavar="[MODEL] FILES...")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Where to write: .npz (paths, embeddings), .csv (path, e0, e1, ...) or .json.")
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
 @_window_options
 @click.pass_context
 @handle_errors
-def embed(ctx, args, out, overlap, hop, batch_size) -> None:
+def embed(ctx, args, out, force, overlap, hop, batch_size) -> None:
     """Write one embedding per audio file with the model file MODEL (default: the shipped
     instrument-family model, as for `classify`).
 
@@ -143,18 +148,24 @@ def embed(ctx, args, out, overlap, hop, batch_size) -> None:
     the RBF network) or its learned features (RBM, Hebbian, SOM grid position...),
     averaged over the file's windows: vectors for timbre maps, retrieval or transfer.
     Files are streamed and their windows batched across files, as by `classify`.
+    An existing --out file is refused unless --force; when no file could be embedded,
+    nothing is written.
     """
     from musicnn.inference.engine import embed_files
-    from musicnn.inference.writers import EMBEDDING_SUFFIXES, check_suffix, write_embeddings
+    from musicnn.inference.writers import EMBEDDING_SUFFIXES, check_new_output, check_suffix, write_embeddings
     from musicnn.modelfile import load_with_spec
 
     _checked_path(out, lambda p: check_suffix(p, EMBEDDING_SUFFIXES, "an embeddings file"), "--out")
     model, files = _model_and_files(ctx, args, hop, "embed")
+    check_new_output(out, force=force)  # before any work
     est, spec, _ = load_with_spec(model)
     paths, emb, failures = embed_files(est, spec, files, overlap=overlap, hop=hop, batch_size=batch_size,
                                        progress=progress_enabled(ctx))
-    target = write_embeddings(out, paths, emb)
-    click.echo(f"wrote {len(paths)} embeddings of {emb.shape[1]} values to {target}")
+    if not paths:
+        echo_err(f"no file could be embedded; nothing written to {printable(out)}")
+    else:
+        target = write_embeddings(out, paths, emb, force=force)
+        click.echo(f"wrote {len(paths)} embeddings of {emb.shape[1]} values to {printable(target)}")
     ctx.exit(report_failures(failures))
 
 

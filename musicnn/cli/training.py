@@ -84,11 +84,13 @@ def info(model, as_json) -> None:
               help="Augmented copies per training file (with --audio-augment).")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run from <name>.checkpoint.safetensors (written after every epoch).")
+@click.option("--force", is_flag=True, help="Replace an existing model file and the files beside it.")
 @cache_options
 @click.pass_context
 @handle_errors
 def train(ctx, data, model_name, out, max_epochs, lr, params, test_size, val_size, seed, split, test_source, device, lr_schedule,
-          class_weight, augment, audio_augment, augment_copies, resume, jobs, cache_dir, no_cache, **feature_opts) -> None:
+          class_weight, augment, audio_augment, augment_copies, resume, force, jobs, cache_dir, no_cache,
+          **feature_opts) -> None:
     """Train a model on DATA, evaluate it on held-out groups, and save it.
 
     Writes MODEL (.safetensors: weights plus JSON metadata) and beside it
@@ -98,6 +100,8 @@ def train(ctx, data, model_name, out, max_epochs, lr, params, test_size, val_siz
     Torch models save their training state after every epoch in
     <name>.checkpoint.safetensors; after a crash or Ctrl-C, the same command with
     --resume continues to the result the uninterrupted run would have given.
+
+    An existing MODEL (or a file beside it) is refused before any work unless --force.
 
     Data-parallel training over several processes (gloo on CPU, NCCL on GPUs):
     torchrun --nproc_per_node 2 -m musicnn train ...
@@ -119,7 +123,7 @@ def train(ctx, data, model_name, out, max_epochs, lr, params, test_size, val_siz
                             test_source=test_source,
                             params=extra, test_size=test_size, val_size=val_size, seed=seed, jobs=jobs,
                             store=feature_store(cache_dir, no_cache), progress=progress_enabled(ctx), log=log,
-                            resume=resume, audio_augment=audio_augment, augment_copies=augment_copies)
+                            resume=resume, audio_augment=audio_augment, augment_copies=augment_copies, force=force)
     except KeyboardInterrupt:
         from musicnn.pipeline import sidecar_paths
 
@@ -149,13 +153,18 @@ def train(ctx, data, model_name, out, max_epochs, lr, params, test_size, val_siz
               help="Score every item, or one part of the split recorded in the model file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (accuracy, balanced_accuracy, macro_f1, per_class, confusion).")
 @click.option("--confusion", type=click.Path(dir_okay=False), default=None, help="Write the confusion matrix PNG here.")
+@click.option("--force", is_flag=True, help="Replace an existing --confusion file.")
 @cache_options
 @click.pass_context
 @handle_errors
-def evaluate(ctx, model, data, split, as_json, confusion, jobs, cache_dir, no_cache) -> None:
+def evaluate(ctx, model, data, split, as_json, confusion, force, jobs, cache_dir, no_cache) -> None:
     """Score the model file MODEL on DATA: per-class report and confusion matrix."""
     from musicnn.evaluation import plot_confusion
+    from musicnn.inference.writers import check_new_output
     from musicnn.pipeline import evaluate_model
+
+    if confusion:
+        check_new_output(confusion, force=force)  # before any work
 
     report, failures = evaluate_model(model, data, split=split, jobs=jobs, store=feature_store(cache_dir, no_cache),
                                       progress=progress_enabled(ctx))

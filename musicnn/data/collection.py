@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import re
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +27,9 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from musicnn.audio.io import AUDIO_EXTENSIONS
-from musicnn.errors import DataError
+from musicnn.errors import ConfigError, DataError
 
-__all__ = ["Item", "Collection", "SPLITS", "MANIFEST_NAME", "csv_errors"]
+__all__ = ["Item", "Collection", "DataWarning", "SPLITS", "MANIFEST_NAME", "check_output_folder", "csv_errors"]
 
 SPLITS = ("train", "validation", "test")
 MANIFEST_NAME = "manifest.csv"
@@ -44,6 +46,10 @@ def csv_errors(path: Path) -> Iterator[None]:
         raise DataError(f"{path}: malformed CSV ({exc})") from exc
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+class DataWarning(UserWarning):
+    """A data set is usable but something in it deserves a look (repeated rows, a label never tested)."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,9 @@ class Collection(Sequence[Item]):
         if not data.exists():
             raise DataError(f"{data}: no such file or folder")
         if data.is_file():
+            if data.suffix.lower() in AUDIO_EXTENSIONS:
+                raise DataError(f"{data}: an audio file, not a data set; give a folder of label folders "
+                                f"(<label>/<file>) or a CSV manifest")
             return cls.from_csv(data)
         if (data / MANIFEST_NAME).is_file():
             return cls.from_csv(data / MANIFEST_NAME)
@@ -143,8 +152,8 @@ class Collection(Sequence[Item]):
                     items.append(Item(path=str(f), label=label_dir.name, group=rel))
         if not items:
             raise DataError(
-                f"{root}: no audio files found in label folders (expected {root}/<label>/<file>"
-                f"{'|'.join(AUDIO_EXTENSIONS[:4])}, or a {MANIFEST_NAME})"
+                f"{root}: no audio files found in label folders (expected {root}/<label>/<file> ending in "
+                f"{', '.join(AUDIO_EXTENSIONS)}, or a {MANIFEST_NAME})"
             )
         return cls(items, source=str(root))
 
@@ -153,18 +162,20 @@ class Collection(Sequence[Item]):
         """A collection from a CSV manifest (columns ``path``, ``label``; optional ``group``, ``split``)."""
         manifest = Path(manifest)
         with csv_errors(manifest):
-            with open(manifest, newline="", encoding="utf-8") as f:
+            with open(manifest, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark
                 reader = csv.DictReader(f)
                 columns = reader.fieldnames or []
                 missing = [c for c in ("path", "label") if c not in columns]
                 if missing:
                     raise DataError(
-                        f"{manifest}: missing column(s) {', '.join(missing)}; a manifest needs 'path' and 'label' "
-                        f"(optional 'group', 'split'); found: {', '.join(columns) or 'no header'}"
+                        f"{manifest}: missing column(s) {', '.join(missing)}; a manifest is a CSV file whose first "
+                        f"line names the columns 'path' and 'label' (optional 'group', 'split'); {_header_hint(columns)}"
                     )
                 rows = list(reader)
         base = manifest.parent
         items = []
+        seen: dict[str, tuple[int, Item]] = {}
+        repeats: list[tuple[int, int, str]] = []
         for n, row in enumerate(rows, start=2):
             path, label = (row.get("path") or "").strip(), (row.get("label") or "").strip()
             if not path or not label:
@@ -175,9 +186,26 @@ class Collection(Sequence[Item]):
             full = Path(path) if Path(path).is_absolute() else base / path
             group = (row.get("group") or "").strip() or path
             meta = {k: v for k, v in row.items() if k not in ("path", "label", "group", "split") and k is not None}
-            items.append(Item(path=str(full), label=label, group=group, split=split, meta=meta))
+            item = Item(path=str(full), label=label, group=group, split=split, meta=meta)
+            key = os.path.normpath(os.path.abspath(full))
+            if key in seen:
+                first_line, first = seen[key]
+                for what in ("label", "group", "split"):
+                    if getattr(first, what) != getattr(item, what):
+                        raise DataError(
+                            f"{manifest}, line {n}: {path} is listed again with {what} {getattr(item, what)!r} "
+                            f"(line {first_line}: {getattr(first, what)!r}); list each file once"
+                        )
+                repeats.append((n, first_line, path))
+                continue
+            seen[key] = (n, item)
+            items.append(item)
         if not items:
             raise DataError(f"{manifest}: the manifest lists no files")
+        if repeats:
+            n, first_line, path = repeats[0]
+            warnings.warn(f"{manifest}: {len(repeats)} row(s) repeat a file listed earlier (line {n} repeats "
+                          f"line {first_line}, {path}); each file is counted once", DataWarning, stacklevel=2)
         return cls(items, source=str(manifest))
 
     # -- splits -----------------------------------------------------------------------
@@ -275,6 +303,48 @@ class Collection(Sequence[Item]):
         parts = rest.split(test_size=0.0, val_size=val_size, seed=seed)
         return {"train": parts["train"], "validation": parts["validation"],
                 "test": Collection(test, self.source)}
+
+
+def _header_hint(columns: Sequence[str]) -> str:
+    """What the first line of a file that is not a manifest held, without quoting its text
+    (``--data /etc/passwd`` must not print the file's first line)."""
+    if not columns:
+        return "the file is empty"
+    if len(columns) <= 20 and all(_COLUMN_NAME.fullmatch(c or "") for c in columns):
+        return f"found: {', '.join(columns)}"
+    return "its first line is not a row of column names (is it a manifest?)"
+
+
+_COLUMN_NAME = re.compile(r"[A-Za-z_][\w .-]{0,39}")
+
+
+def check_output_folder(out_dir: str | os.PathLike, *, force: bool, columns: Sequence[str]) -> Path:
+    """Refuse to write a data set into a folder that holds other files, unless ``force``.
+
+    An absent or empty folder is fine, and so is a previous build of the same set (a
+    folder whose ``manifest.csv`` has exactly ``columns``): building again replaces its
+    files by the same ones.
+
+    Raises
+    ------
+    ConfigError
+        When ``out_dir`` is a file, or a non-empty folder that is not such a build.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out_dir={str(out)!r} is a file, not a folder")
+    if force or not out.is_dir() or not any(out.iterdir()):
+        return out
+    manifest = out / MANIFEST_NAME
+    try:
+        with open(manifest, newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        header = []
+    if tuple(header) != tuple(columns):
+        raise ConfigError(f"out_dir={str(out)!r} already holds files that are not a build of this data set; "
+                          "pass force=True to write into it anyway, or choose another folder")
+    return out
 
 
 def _source_of(it: Item) -> str:

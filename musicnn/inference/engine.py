@@ -435,6 +435,7 @@ def classify_batch(
     *,
     out: str | os.PathLike | None = None,
     segments: str | os.PathLike | None = None,
+    force: bool = False,
     **kwargs: Any,
 ) -> BatchReport:
     """Classify many files, writing results as they complete; resume an interrupted run.
@@ -450,6 +451,11 @@ def classify_batch(
     segments : path or None
         Where each file's window timeline goes (see :func:`segment_paths`,
         :func:`write_segments`).
+    force : bool
+        Replace an existing results file that is not this model's (instead of refusing
+        it) and existing timelines.  Without it, a results file of this model is resumed,
+        and the timelines of the files still to classify may be there only as leftovers
+        of the run it resumes.
     **kwargs
         Passed to :func:`classify_files` (``top_k``, ``overlap``, ``hop``, ``aggregate``,
         ``batch_size``, ``block_seconds``, ``progress``).
@@ -460,7 +466,18 @@ def classify_batch(
     """
     paths = [str(p) for p in paths]
     seg_for = dict(zip(paths, segment_paths(segments, paths))) if segments is not None else {}
-    results = ResultsFile(out, [str(c) for c in model.classes_]) if out is not None else None
+    classes = [str(c) for c in model.classes_]
+    aggregate = kwargs.get("aggregate", "mean")
+    foreign = ResultsFile.problem(out, classes, aggregate=aggregate) if out is not None else None
+    if foreign is not None and not force:  # refused before any work, and left as it is
+        raise ConfigError(foreign)
+    resuming = out is not None and foreign is None and Path(out).is_file() and Path(out).stat().st_size > 0
+    if seg_for and not force and not resuming:  # a resumed run may have left the timelines of its last files
+        there = [target for target in seg_for.values() if target.exists()]
+        if there:
+            raise ConfigError(f"{there[0]} already exists" + (f" ({len(there)} timelines in all)" if len(there) > 1 else "")
+                              + "; pass force=True to replace it, or choose another segments path")
+    results = ResultsFile(out, classes, aggregate=aggregate, force=foreign is not None) if out is not None else None
     try:
         skipped = [p for p in paths if results is not None and results.has(p)]
         todo = [p for p in paths if results is None or not results.has(p)]

@@ -12,9 +12,10 @@ import csv
 import io
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
@@ -30,6 +31,7 @@ __all__ = [
     "SEGMENT_SUFFIXES",
     "BatchReport",
     "ResultsFile",
+    "check_new_output",
     "check_suffix",
     "segment_paths",
     "write_embeddings",
@@ -56,6 +58,58 @@ def check_suffix(path: str | os.PathLike, suffixes: Sequence[str], what: str) ->
     return suffix
 
 
+def check_new_output(path: str | os.PathLike, *, force: bool = False) -> Path:
+    """``path`` as a :class:`~pathlib.Path`, refused if a file is already there, unless ``force``.
+
+    Every command that writes a file checks it before any work: no output is replaced by
+    accident (a model, a report, a PNG, results, embeddings, features, segments).
+
+    Raises
+    ------
+    ConfigError
+        When ``path`` is a folder, or an existing file and ``force`` is False.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; give the name of a file to write")
+    if not force and (path.exists() or path.is_symlink()):
+        raise ConfigError(f"{path} already exists; pass force=True to replace it, or choose another file")
+    return path
+
+
+#: How text files written here store a file name that is not valid UTF-8: its own bytes,
+#: read back unchanged (Python's ``surrogateescape``).
+_TEXT = {"encoding": "utf-8", "errors": "surrogateescape"}
+
+
+@contextmanager
+def _writing(path: Path, what: str) -> Iterator[None]:
+    """Turn a failure to write ``path`` (no room, no permission, a name too long) into one clear error."""
+    try:
+        yield
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write {what} ({exc.strerror or exc})") from None
+
+
+def _csv_records(text: str) -> Iterator[tuple[list[str], int, bool]]:
+    """``(row, end, terminated)`` for each CSV record of ``text``: ``end`` is the offset just
+    after it, ``terminated`` whether a line break ends it (a record cut short by a crash
+    has none).  Quoted line breaks inside a field (a file name holding one) stay in the field."""
+    consumed = [0]
+
+    def lines() -> Iterator[str]:
+        for line in io.StringIO(text, newline=""):
+            consumed[0] += len(line)
+            yield line
+
+    try:
+        for row in csv.reader(lines()):
+            end = consumed[0]
+            yield row, end, end > 0 and text[end - 1] in "\r\n"
+    except csv.Error:
+        return
+
+
 def _class_columns(classes: Sequence[str], fixed: Sequence[str]) -> list[str]:
     """One column per class, prefixed ``class:`` only if a class name clashes with a fixed column."""
     prefix = "class:" if set(classes) & set(fixed) else ""
@@ -71,65 +125,139 @@ class ResultsFile:
     ``scores`` (class -> score).
 
     Opening an existing file reads the paths it already holds (:meth:`has`) and drops a
-    last line cut short by a crash; a CSV written for other classes is refused.
+    last line cut short by a crash: a rerun resumes.  A file that is not a results file of
+    these classes (another model's, one of another ``aggregate``, any other file) is
+    refused, and nothing in it is changed, unless ``force`` (then it is replaced).
 
     Parameters
     ----------
     path : str or PathLike
     classes : sequence of str
         The model's classes.
+    aggregate : str or None
+        The rows' aggregation; an existing file with rows of another one is refused.
+    force : bool
+        Replace an existing file instead of resuming it.
     """
 
     SUFFIXES = RESULTS_SUFFIXES
 
-    def __init__(self, path: str | os.PathLike, classes: Sequence[str]):
+    def __init__(self, path: str | os.PathLike, classes: Sequence[str], *, aggregate: str | None = None,
+                 force: bool = False):
         self.path = Path(path)
         self.format = check_suffix(self.path, self.SUFFIXES, "a results file")
+        if self.path.is_dir():
+            raise ConfigError(f"{self.path} is a folder; give the name of a results file (.csv or .jsonl)")
         self.classes = tuple(str(c) for c in classes)
+        self.aggregate = aggregate
         self.header = [*_FIXED_COLUMNS, *_class_columns(self.classes, _FIXED_COLUMNS)]
         self._done: set[str] = set()
         self.n_existing = 0
+        self.resumed = False
         self._fh = None
-        if self.path.exists() and self.path.stat().st_size > 0:
-            self._read_existing()
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "w", newline="", encoding="utf-8")
-            if self.format == ".csv":
-                csv.writer(self._fh).writerow(self.header)
-                self._fh.flush()
+        with _writing(self.path, "the results file"):
+            if not force and self.path.exists() and self.path.stat().st_size > 0:
+                self._read_existing()
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = open(self.path, "w", newline="", **_TEXT)
+                if self.format == ".csv":
+                    csv.writer(self._fh).writerow(self.header)
+                    self._fh.flush()
 
     @staticmethod
     def _key(path: str) -> str:
         return os.path.normpath(os.path.abspath(path))
 
+    def _refuse(self, why: str) -> None:
+        raise ConfigError(f"{self.path}: not a results file of this model ({why}); pass force=True to replace it, "
+                          "or write to another results file")
+
+    @classmethod
+    def problem(cls, path: str | os.PathLike, classes: Sequence[str], *, aggregate: str | None = None) -> str | None:
+        """Why an existing ``path`` cannot be resumed by these classes and ``aggregate``
+        (the message a :class:`ResultsFile` would raise), or None: absent, empty or resumable.
+        Reads the file and changes nothing."""
+        probe = cls.__new__(cls)
+        probe.path = Path(path)
+        probe.format = check_suffix(probe.path, cls.SUFFIXES, "a results file")
+        probe.classes = tuple(str(c) for c in classes)
+        probe.aggregate = aggregate
+        probe.header = [*_FIXED_COLUMNS, *_class_columns(probe.classes, _FIXED_COLUMNS)]
+        if probe.path.is_dir():
+            return f"{probe.path} is a folder; give the name of a results file (.csv or .jsonl)"
+        if not probe.path.exists() or probe.path.stat().st_size == 0:
+            return None
+        try:
+            probe._scan()
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
+    def _scan(self) -> tuple[str, list[str], int]:
+        """The file's text, the paths of its complete rows and where they end (refusing a foreign file)."""
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot read the results file ({exc.strerror or exc})") from None
+        text = data.decode("utf-8", errors="surrogateescape")
+        paths, end = self._read_csv(text) if self.format == ".csv" else self._read_jsonl(text)
+        return text, paths, end
+
     def _read_existing(self) -> None:
-        data = self.path.read_bytes()
-        end = data.rfind(b"\n") + 1  # a last line without its newline was cut short by a crash
-        text = data[:end].decode("utf-8", errors="replace")
-        if self.format == ".csv":
-            rows = list(csv.reader(io.StringIO(text, newline="")))
-            if not rows:
-                raise ConfigError(f"{self.path}: not a results file (no header line); "
-                                  "write to another results file or delete it")
-            if rows[0] != self.header:
-                raise ConfigError(f"{self.path}: written with other columns (another model?); "
-                                  "write to another results file or delete it")
-            paths = [r[0] for r in rows[1:] if len(r) == len(self.header)]
-        else:
-            paths = []
-            for line in text.splitlines():
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(obj, dict) and isinstance(obj.get("path"), str):
-                    paths.append(obj["path"])
+        text, paths, end = self._scan()
         self._done = {p for p in paths} | {self._key(p) for p in paths}
         self.n_existing = len(paths)
-        self._fh = open(self.path, "r+", newline="", encoding="utf-8")
-        self._fh.truncate(end)
-        self._fh.seek(end)
+        self.resumed = True
+        end_bytes = len(text[:end].encode("utf-8", errors="surrogateescape"))
+        self._fh = open(self.path, "r+", newline="", **_TEXT)
+        self._fh.truncate(end_bytes)  # a last row cut short by a crash is redone
+        self._fh.seek(end_bytes)
+
+    def _read_csv(self, text: str) -> tuple[list[str], int]:
+        records = list(_csv_records(text))
+        if not records or not records[0][2]:
+            self._refuse("no header line")
+        if records[0][0] != self.header:
+            self._refuse("other columns: another model's classes?")
+        paths, end = [], records[0][1]
+        for n, (row, stop, terminated) in enumerate(records[1:], start=2):
+            if not terminated:  # the last row, cut short by a crash
+                break
+            if len(row) != len(self.header):
+                self._refuse(f"record {n} has {len(row)} fields, not {len(self.header)}")
+            if self.aggregate is not None and row[3] != self.aggregate:
+                self._refuse(f"its rows were written with aggregate={row[3]!r}; this run asks for {self.aggregate!r}")
+            paths.append(row[0])
+            end = stop
+        return paths, end
+
+    def _read_jsonl(self, text: str) -> tuple[list[str], int]:
+        paths, end, offset = [], 0, 0
+        pieces = text.split("\n")
+        lines = [piece + "\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+        for n, line in enumerate(lines, start=1):
+            offset += len(line)
+            if not line.endswith("\n"):  # the last line, cut short by a crash
+                break
+            if not line.strip():
+                end = offset
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                self._refuse(f"line {n} is not JSON")
+            if (not isinstance(obj, dict) or not isinstance(obj.get("path"), str)
+                    or not isinstance(obj.get("scores"), dict)):
+                self._refuse(f"line {n} is not a row of classify")
+            if list(obj["scores"]) != list(self.classes):
+                self._refuse(f"line {n} scores other classes: another model's?")
+            if self.aggregate is not None and obj.get("aggregate") != self.aggregate:
+                self._refuse(f"its rows were written with aggregate={obj.get('aggregate')!r}; "
+                             f"this run asks for {self.aggregate!r}")
+            paths.append(obj["path"])
+            end = offset
+        return paths, end
 
     def has(self, path: str | os.PathLike) -> bool:
         """True if a row for ``path`` is already in the file."""
@@ -137,6 +265,10 @@ class ResultsFile:
 
     def write(self, pred: Prediction) -> None:
         """Append (and flush) the row of one classified file."""
+        with _writing(self.path, "the results file"):
+            self._write(pred)
+
+    def _write(self, pred: Prediction) -> None:
         scores = pred.scores if pred.scores is not None else np.full(len(self.classes), np.nan)
         if self.format == ".csv":
             csv.writer(self._fh).writerow([pred.path, pred.label, f"{pred.score:.6f}", pred.aggregate, pred.n_windows,
@@ -209,7 +341,7 @@ def write_segments(pred: Prediction, path: str | os.PathLike) -> Path:
         raise ConfigError(f"{pred.path}: the prediction holds no windows (keep_windows=False)")
     path = Path(path)
     best = pred.windows.argmax(axis=1)
-    with atomic_open(path, "w", newline="") as fh:
+    with _writing(path, "the timeline"), atomic_open(path, "w", newline="", **_TEXT) as fh:
         if path.suffix.lower() == ".json":
             json.dump({
                 **pred.to_dict(),
@@ -231,27 +363,37 @@ def write_segments(pred: Prediction, path: str | os.PathLike) -> Path:
     return path
 
 
-def write_embeddings(path: str | os.PathLike, paths: Sequence[str], embeddings: np.ndarray) -> Path:
+def write_embeddings(path: str | os.PathLike, paths: Sequence[str], embeddings: np.ndarray, *,
+                     force: bool = False) -> Path:
     """Write one embedding per file, by extension.
 
     ``.npz``: arrays ``paths`` (str) and ``embeddings`` ``(n_files, dim)``; ``.csv``:
-    columns ``path, e0, e1, ...``; ``.json``: a list of ``{path, embedding}``.
+    columns ``path, e0, e1, ...``; ``.json``: a list of ``{path, embedding}``.  An existing
+    file is replaced only with ``force``.
 
     Raises
     ------
     ConfigError
-        Another extension, or as many paths as embedding rows not given.
+        Another extension, an existing file without ``force``, or as many paths as
+        embedding rows not given.
     """
     path = Path(path)
     suffix = check_suffix(path, EMBEDDING_SUFFIXES, "an embeddings file")
     embeddings = np.asarray(embeddings)
     if embeddings.ndim != 2 or len(embeddings) != len(paths):
         raise ConfigError(f"embeddings of shape {embeddings.shape} do not give one row for each of {len(paths)} paths")
+    check_new_output(path, force=force)
+    with _writing(path, "the embeddings"):
+        _write_embeddings(path, suffix, paths, embeddings)
+    return path
+
+
+def _write_embeddings(path: Path, suffix: str, paths: Sequence[str], embeddings: np.ndarray) -> None:
     if suffix == ".npz":
         with atomic_open(path, "wb") as fh:
             np.savez(fh, paths=np.array(list(paths), dtype=str), embeddings=embeddings)
     elif suffix == ".csv":
-        with atomic_open(path, "w", newline="") as fh:
+        with atomic_open(path, "w", newline="", **_TEXT) as fh:
             writer = csv.writer(fh)
             writer.writerow(["path", *[f"e{i}" for i in range(embeddings.shape[1])]])
             for p, row in zip(paths, embeddings):
@@ -259,7 +401,6 @@ def write_embeddings(path: str | os.PathLike, paths: Sequence[str], embeddings: 
     else:
         with atomic_open(path, "w") as fh:
             json.dump([{"path": p, "embedding": [float(v) for v in row]} for p, row in zip(paths, embeddings)], fh)
-    return path
 
 
 @dataclass

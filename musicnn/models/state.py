@@ -16,9 +16,36 @@ import numpy as np
 
 from musicnn.errors import ModelFileError
 
-__all__ = ["ArrayStateMixin"]
+__all__ = ["ArrayStateMixin", "INTEGER_STATE", "DIAGNOSTIC_STATE"]
 
 _PLAIN = (str, int, float, bool, type(None))
+
+#: Learned arrays that hold indices, counts or binary patterns (integers); every other
+#: learned array of the classic families holds floating-point values.
+INTEGER_STATE = frozenset({"labels_", "category_labels_", "win_counts_", "prototype_classes_", "patterns_"})
+
+#: Learned arrays that record how training went (curves), not what predicts: a diverged
+#: run may leave infinities there, so they need not be finite.
+DIAGNOSTIC_STATE = frozenset({"weight_norms_", "mean_updates_", "errors_", "reconstruction_error_", "loss_curve_"})
+
+
+def _is_label_array(key: str) -> bool:
+    """Arrays of class labels (``classes_``, ``pattern_labels_``) keep the type of the ``y``
+    they were fitted on: integers or floats alike."""
+    return key.endswith(("classes_", "labels_")) and key not in INTEGER_STATE
+
+
+def _checked_array(key: str, value: np.ndarray, owner: str) -> np.ndarray:
+    """A stored array of the type its name calls for, finite unless it is a diagnostic curve."""
+    want = "biuf" if _is_label_array(key) else "iu" if key in INTEGER_STATE else "f"
+    if value.dtype.kind not in want:
+        kind = "integers" if want == "iu" else "floating-point values"
+        raise ModelFileError(f"the array {key} of {owner} is stored as {value.dtype}, but it holds {kind}; "
+                             "the file is corrupt")
+    if value.dtype.kind == "f" and key not in DIAGNOSTIC_STATE and not np.isfinite(value).all():
+        raise ModelFileError(f"the array {key} of {owner} holds non-finite values (NaN or infinity); "
+                             "the file is corrupt or the training diverged")
+    return value
 
 
 def _plain(value: Any) -> bool:
@@ -76,15 +103,38 @@ class ArrayStateMixin:
         return {"values": values, "text_arrays": text}
 
     def _restore(self, arrays: dict[str, Any], learned: dict[str, Any]):
-        """Set the learned attributes back from a model file."""
+        """Set the learned attributes back from a model file, checked first: names of learned
+        attributes only (never a method's), integer arrays where the family keeps indices or
+        counts and floating-point ones elsewhere, finite values, text arrays of their shape."""
+        name = type(self).__name__
         try:
+            values = learned.get("values", {})
+            text = learned.get("text_arrays", {})
+            if not isinstance(values, dict) or not isinstance(text, dict):
+                raise ModelFileError(f"the learned state of {name} is not a JSON object; the file is corrupt")
+            restored: dict[str, Any] = {}
             for k, v in arrays.items():
-                setattr(self, k, v.numpy() if hasattr(v, "numpy") else np.asarray(v))
-            for k, v in learned.get("values", {}).items():
-                setattr(self, k, v)
-            for k, spec in learned.get("text_arrays", {}).items():
-                dtype = spec["dtype"] if spec["dtype"] != "object" else object
-                setattr(self, k, np.array(spec["values"], dtype=dtype).reshape(spec["shape"]))
+                self._check_name(k)
+                restored[k] = _checked_array(k, v.numpy() if hasattr(v, "numpy") else np.asarray(v), name)
+            for k, v in values.items():
+                self._check_name(k)
+                restored[k] = v
+            for k, spec in text.items():
+                self._check_name(k)
+                dtype = spec["dtype"]
+                if dtype != "object" and not (isinstance(dtype, str) and np.dtype(dtype).kind == "U"):
+                    raise ModelFileError(f"the text array {k} has type {dtype!r}; the file is corrupt")
+                if not isinstance(spec["values"], list) or not all(isinstance(x, str) for x in spec["values"]):
+                    raise ModelFileError(f"the text array {k} holds values that are not text; the file is corrupt")
+                restored[k] = np.array(spec["values"], dtype=dtype if dtype != "object" else object).reshape(spec["shape"])
         except (KeyError, TypeError, ValueError) as err:
-            raise ModelFileError(f"learned state does not fit {type(self).__name__}: {err}") from err
+            raise ModelFileError(f"learned state does not fit {name}: {err}") from err
+        for k, v in restored.items():
+            setattr(self, k, v)
         return self
+
+    def _check_name(self, key: Any) -> None:
+        """A learned attribute's name: public, ending in ``_``, not one of the class's own."""
+        if (not isinstance(key, str) or not key.isidentifier() or not key.endswith("_") or key.startswith("_")
+                or hasattr(type(self), key)):
+            raise ModelFileError(f"{key!r} is not a learned attribute of {type(self).__name__}; the file is corrupt")

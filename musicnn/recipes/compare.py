@@ -135,7 +135,7 @@ def compare(recipe: Recipe, models: list[str], out_dir: str | os.PathLike[str], 
                             test_source=split.get("test_source"), test_size=float(split.get("test_size", 0.2)),
                             val_size=float(split.get("val_size", 0.15)), seed=seed, jobs=jobs, store=store,
                             progress=progress, log=lambda m: None, audio_augment=train_table.get("audio_augment"),
-                            augment_copies=int(train_table.get("augment_copies", 1)))
+                            augment_copies=int(train_table.get("augment_copies", 1)), force=True)
         except MusicnnError as exc:  # one family failing does not end the comparison
             row.update(error=str(exc))
             log(f"  {family} failed: {exc}")

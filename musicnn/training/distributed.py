@@ -100,6 +100,10 @@ def _leave_process_group() -> None:
     import torch.distributed as dist
 
     if dist.is_initialized():
+        try:  # a rank that leaves while another still talks to it can abort gloo's threads
+            dist.barrier()
+        except Exception:  # noqa: BLE001 - another rank is gone; torchrun ends the run anyway
+            pass
         dist.destroy_process_group()
 
 

@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 from musicnn.checks import class_targets, require_y, validate_arrays
-from musicnn.errors import ConfigError, DataError
+from musicnn.errors import ConfigError, DataError, ModelFileError
 from musicnn.models.deep.params import TRAINING_PARAMETERS, declare_signature, store_params
 from musicnn.runtime import torch_seeded
 from musicnn.scaling import fit_standardiser, standardise
@@ -407,21 +407,31 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         estimator; :func:`musicnn.modelfile.load_model` turns those into ModelFileError.
         """
         classes = _classes_from_json(learned["classes"], learned.get("classes_dtype", "<U1"))
-        input_shape = tuple(int(s) for s in learned["input_shape"])
-        module = self._initial_module(input_shape, len(classes))  # weights replaced below
+        input_shape, n_features = _checked_input(learned, self._input_ndim)
         state = {
             k[len("module.") :]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("module.")
         }
+        _check_state(self, state, input_shape, len(classes))  # before the network is allocated
+        module = self._initial_module(input_shape, len(classes))  # weights replaced below
         module.load_state_dict(state, strict=True)
         module.eval()
+        for name in ("scaler.mean", "scaler.scale"):
+            value = arrays.get(name)
+            if value is None:
+                raise ValueError(f"the array {name} is missing")
+            if torch.as_tensor(value).dtype != torch.float32:
+                raise ModelFileError(f"the array {name} is stored as {torch.as_tensor(value).dtype}, "
+                                     "not float32; the file is corrupt")
         mean = np.asarray(arrays["scaler.mean"], dtype=np.float32)
         scale = np.asarray(arrays["scaler.scale"], dtype=np.float32)
-        n_features = int(learned["n_features_in"])
         if mean.shape != (n_features,) or scale.shape != (n_features,):
             raise ValueError(
                 f"standardisation arrays have shapes {mean.shape}/{scale.shape}, "
                 f"expected ({n_features},)"
             )
+        if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
+            raise ModelFileError("the standardisation arrays hold non-finite or non-positive values; "
+                                 "the file is corrupt")
         self.classes_ = classes
         self.input_shape_ = input_shape
         self.n_features_in_ = n_features
@@ -434,6 +444,49 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
 
 declare_signature(TorchClassifier)
+
+
+def _checked_input(learned: dict[str, Any], ndim: int) -> tuple[tuple[int, ...], int]:
+    """The input shape and feature count a model file records, checked."""
+    shape, n_features = learned["input_shape"], learned["n_features_in"]
+    if (not isinstance(shape, list) or len(shape) != ndim - 1
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
+        raise ModelFileError(f"input_shape={shape!r} is not {ndim - 1} positive sizes; the file is corrupt")
+    if n_features != shape[-1]:
+        raise ModelFileError(f"n_features_in={n_features!r} does not match input_shape={shape!r}; "
+                             "the file is corrupt")
+    return tuple(shape), int(n_features)
+
+
+def _check_state(estimator: TorchClassifier, state: dict[str, torch.Tensor], input_shape: tuple[int, ...],
+                 n_classes: int) -> None:
+    """Check a stored state dict against the network the hyper-parameters build, before
+    building it: the network is first laid out on torch's "meta" device (shapes and types,
+    no memory), so that a file whose parameters ask for a huge network, or whose arrays have
+    other shapes or types than its network's, is refused without allocating anything; the
+    weights must be finite."""
+    with torch.device("meta"):
+        skeleton = estimator._build_module(input_shape, n_classes)
+    expected = skeleton.state_dict()
+    wanted = sum(t.numel() for t in expected.values())
+    held = sum(t.numel() for t in state.values())
+    if wanted > held:
+        raise ModelFileError(f"its hyper-parameters build a network of {wanted:,} values but the file holds "
+                             f"{held:,}; the file is corrupt")
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        what = f"lacks module.{missing[0]}" if missing else f"has an unknown array module.{extra[0]}"
+        raise ModelFileError(f"the stored network {what}; the file is corrupt")
+    for name, ref in expected.items():
+        got = state[name]
+        if got.dtype != ref.dtype or tuple(got.shape) != tuple(ref.shape):
+            raise ModelFileError(f"the array module.{name} is {str(got.dtype).replace('torch.', '')} "
+                                 f"{tuple(got.shape)}, but this network holds {str(ref.dtype).replace('torch.', '')} "
+                                 f"{tuple(ref.shape)}; the file is corrupt")
+        if got.is_floating_point() and not bool(torch.isfinite(got).all()):
+            raise ModelFileError(f"the array module.{name} holds non-finite weights (NaN or infinity); "
+                                 "the file is corrupt or the training diverged")
 
 
 def _classes_from_json(values: list[str], dtype_str: str) -> np.ndarray:
