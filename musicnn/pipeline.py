@@ -179,8 +179,8 @@ def training_params(
     ------
     ConfigError
         An unknown family, or a parameter or option the family does not have (``max_epochs``
-        for a family without epochs, such as ``hopfield``); ``device="cpu"`` is accepted by
-        every family.
+        for a family without epochs, such as ``hopfield``), or a value the family refuses
+        (checked here, before any data is read); ``device="cpu"`` is accepted by every family.
     """
     from musicnn.models import get_estimator_class, params_for
 
@@ -189,7 +189,11 @@ def training_params(
     options = {"max_epochs": max_epochs, "lr": lr, "device": device, "lr_schedule": lr_schedule,
                "augment": augment, "class_weight": class_weight}
     out.update({k: v for k, v in options.items() if v is not None})
-    return _known_params(cls, out, family=model)
+    out = _known_params(cls, out, family=model)
+    check = getattr(cls(**out), "_check_params", None)  # bad values fail here, before any work
+    if check is not None:
+        check()
+    return out
 
 
 def build_estimator(cls: type, params: dict[str, Any], *, seed: int = 0, progress: bool = True) -> Any:
@@ -575,6 +579,8 @@ def evaluate_model(
         )
     ds = load_features(coll, spec, store=store, jobs=jobs, progress=progress, desc="features")
     if not len(ds.y):
-        raise DataError(f"{coll.source}: no file could be read; first failure: {ds.failures[0][0]}: {ds.failures[0][1]}")
+        raise DataError(f"{coll.source}: no file could be read; first failure: "
+                        + (ds.failures[0][1] if str(ds.failures[0][0]) in ds.failures[0][1]
+                           else f"{ds.failures[0][0]}: {ds.failures[0][1]}"))
     report = evaluate(ds.y, est.predict(ds.X), labels=classes)
     return report, ds.failures

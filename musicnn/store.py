@@ -13,6 +13,7 @@ The root is, in order of precedence: the ``root`` argument (``--cache-dir``), th
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import sys
@@ -24,7 +25,7 @@ import numpy as np
 
 from musicnn.atomic import atomic_open
 from musicnn.checks import describe_error
-from musicnn.errors import FeatureError
+from musicnn.errors import ConfigError, FeatureError
 from musicnn.features import FeatureSpec
 from musicnn.progress import progress_bar
 from musicnn.runtime import single_thread
@@ -116,6 +117,17 @@ class FeatureStore:
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
         self.enabled = enabled
 
+    def check_writable(self) -> None:
+        """Create the cache folder; :class:`ConfigError` naming it when that cannot be done (a
+        file in the way, no permission, a read-only disk), rather than one failure per file."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "Permission denied", str(self.root))
+        except OSError as exc:
+            raise ConfigError(f"cache_dir={str(self.root)!r}: the feature cache cannot be made there "
+                              f"({exc.strerror}); choose another folder, or disable the cache") from None
+
     def entry_path(self, path: str | os.PathLike, spec: FeatureSpec, variant: Any = None) -> Path:
         """Where the entry of ``path`` under ``spec`` (and ``variant``) lives (the file must exist)."""
         key = _file_key(Path(path))
@@ -194,6 +206,8 @@ class FeatureStore:
         ExtractResult
         """
         paths = [str(p) for p in paths]
+        if self.enabled and paths:
+            self.check_writable()
         result = ExtractResult(features=[None] * len(paths))
         bar = progress_bar(len(paths), desc, "file", progress)
         try:

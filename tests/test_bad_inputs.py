@@ -509,3 +509,52 @@ def test_every_command_names_a_missing_or_odd_input_in_one_line(tmp_path):
     for args, code in cases:
         result = cli(args, code=code)
         assert result.output.strip().splitlines()[-1].startswith("Error: "), result.output
+
+
+# --------------------------------------------------------------------------- the newer commands
+def test_timbre_map_names_bad_sounds_once_and_never_quotes_a_foreign_file(corpus, tmp_path):
+    secret = tmp_path / "notes.txt"
+    secret.write_text("root:x:0:0:secret\n")
+    line = cli(["timbre-map", secret, "--out", tmp_path / "m1"], code=1).output.strip().splitlines()[-1]
+    assert line == (f"Error: {secret}: a manifest of sounds needs a 'path' column (and, optionally, 'label'); "
+                    "its first line is not a row of column names (is it a manifest?)")
+    text = tmp_path / "text.wav"
+    text.write_text("not audio")
+    line = cli(["timbre-map", text, "--out", tmp_path / "m2"], code=1).output.strip().splitlines()[-1]
+    assert line.startswith(f"Error: {text}: no sound could be described, out of 1; first failure: {text}: not a ")
+    assert line.count(str(text)) == 2
+    assert not (tmp_path / "m1").exists() and not (tmp_path / "m2").exists()
+
+
+def test_compare_refuses_a_folder_that_is_not_a_comparison(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("keep")
+    line = cli(["compare", "instruments", "--models", "perceptron", "--out", folder, "--data-dir", tmp_path / "d"],
+               code=1).output.strip().splitlines()[-1]
+    assert line == (f"Error: --out {folder} already holds files and is not a comparison (it has no results.jsonl); "
+                    "pass --force to write into it anyway, or choose another folder")
+    assert sorted(p.name for p in folder.iterdir()) == ["thesis.txt"] and not (tmp_path / "d").exists()
+    line = cli(["compare", "instruments", "--models", ",", "--out", tmp_path / "c"], code=1).output.strip()
+    assert line.splitlines()[-1] == "Error: models is empty: name at least one family of `musicnn models`, e.g. mlp and cnn"
+
+
+def test_a_bad_recipe_value_fails_before_any_data_is_built(tmp_path):
+    args = ["recipe", "run", "instruments", "--set", "model.params.channels=[0]", "--out", tmp_path / "run",
+            "--data-dir", tmp_path / "d"]
+    line = cli(args, code=1).output.strip().splitlines()[-1]
+    assert line == "Error: recipe instruments: model.params: channels=(0,) must be a non-empty tuple of positive integers"
+    assert not (tmp_path / "d").exists() and not (tmp_path / "run").exists()
+
+
+def test_an_output_place_that_cannot_be_made_is_one_line_before_any_work(notes, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep")
+    line = cli(["recipe", "run", "instruments", "--out", blocker / "run", "--data-dir", tmp_path / "d"],
+               code=1).output.strip().splitlines()[-1]
+    assert line == f"Error: {blocker}: a file stands where a folder is needed"
+    assert not (tmp_path / "d").exists()
+    line = cli(["features", notes, "--cache-dir", blocker / "cache"], code=1).output.strip().splitlines()[-1]
+    assert line == (f"Error: --cache-dir {blocker / 'cache'}: the feature cache cannot be made there (Not a directory); "
+                    "choose another folder, or disable the cache")
+    assert blocker.read_text() == "keep"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import functools
 import io
 import json
@@ -114,6 +115,11 @@ def handle_errors(fn: Callable) -> Callable:
             sys.exit(130)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
+        except OSError as exc:
+            if exc.filename is None or os.environ.get("MUSICNN_DEBUG"):
+                raise click.ClickException(printable(
+                    f"unexpected {type(exc).__name__}: {exc} (set MUSICNN_DEBUG=1 to see the traceback)")) from None
+            raise click.ClickException(printable(os_error_line(exc))) from None
         except Exception as exc:
             if os.environ.get("MUSICNN_DEBUG"):
                 raise
@@ -122,6 +128,21 @@ def handle_errors(fn: Callable) -> Callable:
             )) from None
 
     return wrapper
+
+
+_OS_HINTS = {errno.EACCES: "permission denied; choose a folder you can write to, or change its permissions",
+             errno.EPERM: "operation not permitted; choose a folder you can write to",
+             errno.ENOSPC: "no space left on the device; free some space or choose another disk",
+             errno.EROFS: "the file system is read-only; choose a folder on a writable disk",
+             errno.ENOTDIR: "a part of this path is a file, not a folder",
+             errno.EEXIST: "a file stands where a folder is needed",
+             errno.EISDIR: "this is a folder, where a file was expected"}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for a failed file operation: the path, then what went wrong and what to do."""
+    reason = _OS_HINTS.get(exc.errno or 0, exc.strerror or str(exc))
+    return f"{exc.filename}: {reason}"
 
 
 def echo_err(msg: str) -> None:

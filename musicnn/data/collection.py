@@ -29,7 +29,7 @@ import numpy as np
 from musicnn.audio.io import AUDIO_EXTENSIONS
 from musicnn.errors import ConfigError, DataError
 
-__all__ = ["Item", "Collection", "DataWarning", "SPLITS", "MANIFEST_NAME", "check_output_folder", "csv_errors"]
+__all__ = ["Item", "Collection", "DataWarning", "SPLITS", "MANIFEST_NAME", "check_output_folder", "csv_errors", "header_hint"]
 
 SPLITS = ("train", "validation", "test")
 MANIFEST_NAME = "manifest.csv"
@@ -169,7 +169,7 @@ class Collection(Sequence[Item]):
                 if missing:
                     raise DataError(
                         f"{manifest}: missing column(s) {', '.join(missing)}; a manifest is a CSV file whose first "
-                        f"line names the columns 'path' and 'label' (optional 'group', 'split'); {_header_hint(columns)}"
+                        f"line names the columns 'path' and 'label' (optional 'group', 'split'); {header_hint(columns)}"
                     )
                 rows = list(reader)
         base = manifest.parent
@@ -305,7 +305,7 @@ class Collection(Sequence[Item]):
                 "test": Collection(test, self.source)}
 
 
-def _header_hint(columns: Sequence[str]) -> str:
+def header_hint(columns: Sequence[str]) -> str:
     """What the first line of a file that is not a manifest held, without quoting its text
     (``--data /etc/passwd`` must not print the file's first line)."""
     if not columns:

@@ -103,15 +103,20 @@ def compare(recipe: Recipe, models: list[str], out_dir: str | os.PathLike[str], 
     from musicnn.pipeline import train
 
     if not models:
-        raise ConfigError("models is empty: name at least one family (e.g. models=['mlp', 'cnn'])")
+        raise ConfigError("models is empty: name at least one family of `musicnn models`, e.g. mlp and cnn")
     unknown = [m for m in models if m not in REGISTRY]
     if unknown:
         raise ConfigError(f"models: unknown family {unknown[0]!r}; choose among {', '.join(sorted(REGISTRY))}")
     seeds = [0, 1, 2] if seeds is None else [int(s) for s in seeds]
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     digest = _digest(recipe)
     results_path = out / "results.jsonl"
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out_dir={str(out)!r} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not results_path.is_file() and not force:
+        raise ConfigError(f"out_dir={str(out)!r} already holds files and is not a comparison (it has no "
+                          "results.jsonl); pass force=True to write into it anyway, or choose another folder")
+    out.mkdir(parents=True, exist_ok=True)
     results = _read_results(results_path, digest, force)
     if force and results_path.is_file() and not results:
         results_path.unlink()

@@ -176,6 +176,7 @@ def _check_out_dir(out_dir: Path, force: bool) -> None:
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise ConfigError(f"out_dir={str(out_dir)!r} already holds files; pass force=True to replace them "
                           "or choose another folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)  # an unusable place fails now, not after the training
 
 
 def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], *, data: str | os.PathLike[str] | None = None,

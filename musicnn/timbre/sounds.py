@@ -26,7 +26,7 @@ from typing import Any
 
 from musicnn.audio.io import AUDIO_EXTENSIONS
 from musicnn.data import MANIFEST_NAME, Collection, Item
-from musicnn.data.collection import csv_errors
+from musicnn.data.collection import csv_errors, header_hint
 from musicnn.errors import DataError
 
 __all__ = ["UNLABELLED", "collect_sounds", "display_names"]
@@ -64,7 +64,7 @@ def _from_folder(root: Path) -> Collection:
 def _from_manifest(manifest: Path) -> Collection:
     """A manifest with a ``label`` column is a collection; one with ``path`` only, unlabelled sounds."""
     with csv_errors(manifest):
-        with open(manifest, newline="", encoding="utf-8") as fh:
+        with open(manifest, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             columns = reader.fieldnames or []
             if "label" in columns:
@@ -77,7 +77,7 @@ def _from_manifest(manifest: Path) -> Collection:
         return Collection.from_csv(manifest)
     if "path" not in columns:
         raise DataError(f"{manifest}: a manifest of sounds needs a 'path' column (and, optionally, 'label'); "
-                        f"found: {', '.join(columns) or 'no header'}")
+                        f"{header_hint(columns)}")
     items = []
     for n, row in enumerate(rows, start=2):
         path = (row.get("path") or "").strip()
