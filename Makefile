@@ -12,13 +12,13 @@ JOBS ?= 2
 MULTI_DATA ?= data/multi
 PRETRAINED ?= musicnn/pretrained/instrument-families.safetensors
 
-.PHONY: install demo test bench pretrained clean
+.PHONY: install demo test bench pretrained examples clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)" || echo "note: $(TORCH_SPEC) unavailable; pyproject.toml's torch range applies"
-	$(BIN)/python -m pip install -q -e ".[test,bench,soundfonts,styles,download]"
+	$(BIN)/python -m pip install -q -e ".[test,bench,soundfonts,styles,download,examples]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -42,6 +42,12 @@ bench: install
 	$(BIN)/python benchmarks/classify_throughput.py --n 20
 	$(BIN)/python benchmarks/long_file_memory.py
 
+# Executes every course notebook and writes an HTML copy with its outputs into examples/_build/.
+examples: install
+	mkdir -p examples/_build
+	cd examples && for nb in [0-9][0-9]-*.ipynb; do \
+	  MPLBACKEND=Agg ../$(BIN)/jupyter nbconvert --to html --execute --output-dir _build "$$nb" || exit 1; done
+
 # Retrains the shipped instrument-family model from scratch (about 10 minutes on 2 cores);
 # PRETRAINED=runs/x.safetensors writes elsewhere.  See the README's model card.
 pretrained: install
@@ -52,4 +58,4 @@ pretrained: install
 	  --param patience=100 --param validation_fraction=0 --audio-augment eq,reverb,gain --augment-copies 1 --jobs $(JOBS)
 
 clean:
-	rm -rf $(VENV) $(DEMO_DATA) $(RUNS) .pytest_cache
+	rm -rf $(VENV) $(DEMO_DATA) $(RUNS) .pytest_cache examples/_build

@@ -111,7 +111,7 @@ def recipe_run(ctx, name, out_dir, seed, force, overrides, data, data_dir, jobs,
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated split and model seeds.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder of the comparison (default: runs/compare-<recipe name>).")
-@click.option("--force", is_flag=True, help="Start again when the folder holds results of another recipe version.")
+@click.option("--force", is_flag=True, help="Start again when the folder holds results of another recipe version, or write into a folder that is not a comparison.")
 @_recipe_options
 @click.pass_context
 @handle_errors

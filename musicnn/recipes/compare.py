@@ -92,12 +92,14 @@ def compare(recipe: Recipe, models: list[str], out_dir: str | os.PathLike[str], 
     seeds : list of int, optional
         Split and model seeds (default ``[0, 1, 2]``).
     force : bool
-        Start again when ``results.jsonl`` holds results of another version of the recipe.
+        Start again when ``results.jsonl`` holds results of another version of the recipe;
+        write into an ``out_dir`` that holds other files (not a comparison).
 
     Raises
     ------
     ConfigError
-        No model, an unknown family, or results of another recipe without ``force``.
+        No model, an unknown family, or (without ``force``) results of another recipe or a folder
+        that is not a comparison.
     """
     from musicnn.models import REGISTRY
     from musicnn.pipeline import train
