@@ -203,7 +203,7 @@ def escaped(name: str) -> str:
 def skipped_lines(output: str) -> list[str]:
     """The lines of the summary of skipped files."""
     lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if re.fullmatch(r"\d+ files skipped:", line))
+    start = next(i for i, line in enumerate(lines) if re.fullmatch(r"\d+ (files|sounds) skipped:", line))
     return [line[2:] for line in lines[start + 1:] if line.startswith("  ")]
 
 
@@ -211,7 +211,7 @@ def assert_summary(output: str, bad: dict[str, str], where: dict[str, Path]) -> 
     """Exactly the files of ``bad`` are skipped, each on one line with its reason."""
     lines = skipped_lines(output)
     assert len(lines) == len(bad), "\n".join(lines)
-    assert re.search(rf"^{len(bad)} files skipped:$", output, re.M)
+    assert re.search(rf"^{len(bad)} (files|sounds) skipped:$", output, re.M)
     for name, reason in bad.items():
         mine = [line for line in lines if line.startswith(escaped(str(where[name])) + ":")]
         assert len(mine) == 1, (name, lines)
@@ -558,3 +558,10 @@ def test_an_output_place_that_cannot_be_made_is_one_line_before_any_work(notes, 
     assert line == (f"Error: --cache-dir {blocker / 'cache'}: the feature cache cannot be made there (Not a directory); "
                     "choose another folder, or disable the cache")
     assert blocker.read_text() == "keep"
+
+
+def test_timbre_map_goes_on_past_every_bad_file(corpus, cache, tmp_path):
+    root, files = corpus
+    result = cli(["timbre-map", root, "--out", tmp_path / "map", "--cache-dir", cache], code=EXIT_SKIPPED)
+    assert_summary(result.output, {**BAD, HOUR: BAD["silent.wav"]}, files)
+    assert (tmp_path / "map" / "map.html").is_file() and (tmp_path / "map" / "map.json").is_file()

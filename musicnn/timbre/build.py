@@ -287,7 +287,7 @@ def write_assignments(tmap: TimbreMap, path: str | os.PathLike) -> Path:
     offset), ``quantization_error`` the sound's distance to its unit's prototype.
     """
     pos = tmap.positions()
-    with atomic_open(path, "w", newline="") as fh:
+    with atomic_open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
         writer = csv.writer(fh)
         writer.writerow(["path", "name", "label", "unit", "row", "col", "x", "y", "quantization_error"])
         for p, name, lab, u, d in zip(tmap.paths, tmap.names, tmap.labels, tmap.units.tolist(), tmap.distances):
@@ -400,12 +400,12 @@ def write_projection(projection: Projection, out: str | os.PathLike, *, force: b
     if out.exists() and not force:
         raise ConfigError(f"out={str(out)!r} already exists; choose another file or pass force=True to replace it")
     if suffix == ".json":
-        import json
+        from musicnn.timbre.mapfile import json_text
 
-        with atomic_open(out) as fh:
-            json.dump(projection.to_rows(), fh, indent=2, ensure_ascii=False)
+        with atomic_open(out, encoding="utf-8") as fh:
+            fh.write(json_text(projection.to_rows(), indent=2))
         return out
-    with atomic_open(out, "w", newline="") as fh:
+    with atomic_open(out, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
         writer = csv.writer(fh)
         writer.writerow(["path", "unit", "row", "col", "distance", "rank", "nearest_name", "nearest_label",
                          "nearest_distance"])

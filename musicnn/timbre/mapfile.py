@@ -26,6 +26,7 @@ import datetime as _dt
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from musicnn.errors import ModelFileError, MusicnnError
 from musicnn.scaling import standardise
 from musicnn.timbre.descriptors import Descriptors
 
-__all__ = ["FORMAT", "VERSION", "TimbreMap", "load_map", "unit_positions"]
+__all__ = ["FORMAT", "VERSION", "TimbreMap", "json_text", "load_map", "unit_positions"]
 
 FORMAT = "musicnn-timbre-map"
 VERSION = 1
@@ -82,6 +83,17 @@ def _unpack(d: Any, where: str, shape: tuple[int | None, ...]) -> np.ndarray:
     if not np.isfinite(a).all():
         raise ValueError(f"{where} holds non-finite values")
     return a
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False, **options)`` that is always valid UTF-8: the
+    bytes of a file name that is not UTF-8 (held by Python as lone surrogates) are written
+    as ``\\udcXX`` escapes, which ``json.loads`` reads back to the same name."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 @dataclass
@@ -223,8 +235,8 @@ class TimbreMap:
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``map.json`` atomically."""
         path = Path(path)
-        with atomic_open(path) as fh:
-            json.dump(self.to_dict(), fh, ensure_ascii=False, allow_nan=False)
+        with atomic_open(path, encoding="utf-8") as fh:
+            fh.write(json_text(self.to_dict(), allow_nan=False))
         return path
 
     @classmethod

@@ -19,7 +19,6 @@ import base64
 import hashlib
 import html
 import io
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 from musicnn.atomic import atomic_open
 from musicnn.errors import MusicnnError
 from musicnn.progress import progress_bar
-from musicnn.timbre.mapfile import TimbreMap
+from musicnn.timbre.mapfile import TimbreMap, json_text
 
 __all__ = ["EMBED_SECONDS", "EMBED_SR", "audio_links", "encode_audio", "page_data", "script_json", "write_page"]
 
@@ -57,7 +56,7 @@ def script_json(value: Any) -> str:
     ``</script>`` or ``<!--`` can close or bend the element), as are the line separators
     U+2028 and U+2029; ``JSON.parse`` reads the same strings back.
     """
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = json_text(value, allow_nan=False, separators=(",", ":"))
     for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
                        ("\u2029", "\\u2029")):
         text = text.replace(char, code)
@@ -79,7 +78,8 @@ def audio_links(paths: Sequence[str], page_dir: str | os.PathLike) -> list[str]:
         except ValueError:
             out.append(Path(target).as_uri())
             continue
-        out.append("/".join(quote(part, safe="") for part in Path(rel).parts))
+        # the name's own bytes, percent-encoded: a name that is not UTF-8 still links to its file
+        out.append("/".join(quote(os.fsencode(part), safe="") for part in Path(rel).parts))
     return out
 
 
