@@ -16,6 +16,7 @@ import contextlib
 import csv
 import ctypes
 import io
+import json
 import os
 import re
 import shutil
@@ -565,3 +566,40 @@ def test_timbre_map_goes_on_past_every_bad_file(corpus, cache, tmp_path):
     result = cli(["timbre-map", root, "--out", tmp_path / "map", "--cache-dir", cache], code=EXIT_SKIPPED)
     assert_summary(result.output, {**BAD, HOUR: BAD["silent.wav"]}, files)
     assert (tmp_path / "map" / "map.html").is_file() and (tmp_path / "map" / "map.json").is_file()
+
+
+@pytest.fixture(scope="module")
+def corpus_recipe(corpus, tmp_path_factory) -> Path:
+    """A recipe on the tree that holds the corpus: an MLP on pooled MFCC."""
+    root, _ = corpus
+    path = tmp_path_factory.mktemp("recipe") / "corpus.toml"
+    path.write_text(f'''name = "corpus"
+[data]
+path = {json.dumps(str(root))}
+[split]
+protocol = "group"
+test_size = 0.3
+val_size = 0.0
+[features]
+preset = "mfcc"
+duration = 1.0
+[model]
+family = "mlp"
+[model.params]
+hidden_layer_sizes = [16]
+[training]
+max_epochs = 2
+''', encoding="utf-8")
+    return path
+
+
+def test_recipe_run_and_compare_go_on_past_every_bad_file(corpus, corpus_recipe, cache, tmp_path):
+    root, files = corpus
+    bad = {**BAD, HOUR: BAD["silent.wav"]}
+    result = cli(["recipe", "run", corpus_recipe, "--out", tmp_path / "run", "--cache-dir", cache], code=EXIT_SKIPPED)
+    assert_summary(result.output, bad, files)
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+    result = cli(["compare", corpus_recipe, "--models", "mlp,perceptron", "--seeds", "0", "--out", tmp_path / "cmp",
+                  "--cache-dir", cache], code=EXIT_SKIPPED)
+    assert_summary(result.output, bad, files)
+    assert "| mlp |" in result.output and "| perceptron |" in result.output

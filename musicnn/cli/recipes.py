@@ -141,7 +141,9 @@ def compare(ctx, name, models, seeds, out_dir, force, overrides, data, data_dir,
     click.echo(board.files["markdown"].read_text(encoding="utf-8"))
     for kind in ("markdown", "json", "chart"):
         click.echo(f"wrote {board.files[kind]}")
+    status = report_failures(board.failures)
     failed = [row for row in board.rows if row["failed"]]
     if failed:
         echo_err(f"{len(failed)} families failed on some seeds (see leaderboard.md)")
         ctx.exit(3)
+    ctx.exit(status)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -37,11 +37,13 @@ __all__ = ["Leaderboard", "compare", "leaderboard_markdown"]
 
 @dataclass
 class Leaderboard:
-    """Rows (one per family, best mean accuracy first) and where they were written."""
+    """Rows (one per family, best mean accuracy first), where they were written, and the
+    files the runs skipped (``(path, reason)``, each once)."""
 
     rows: list[dict[str, Any]]
     results: list[dict[str, Any]]
     files: dict[str, Path]
+    failures: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _digest(recipe: Recipe) -> str:
@@ -153,14 +155,20 @@ def compare(recipe: Recipe, models: list[str], out_dir: str | os.PathLike[str], 
                        macro_f1=None if rep is None else rep.macro_f1, n_test=None if rep is None else rep.n,
                        fit_seconds=round(float(outcome.history.get("seconds", time.perf_counter() - started)), 2),
                        run_seconds=round(time.perf_counter() - started, 2),
-                       model_bytes=model_path.stat().st_size, features=specs[family].describe())
+                       model_bytes=model_path.stat().st_size, features=specs[family].describe(),
+                       skipped_files=[[str(p), str(why)] for p, why in outcome.failures[:_MAX_SKIPPED]])
             if rep is not None:
                 log(f"  accuracy {rep.accuracy:.3f}, macro-F1 {rep.macro_f1:.3f}")
         _append(results_path, row)
         results.append(row)
     rows = _rows(results, models, seeds)
     files = _write(out, recipe, rows, results, seeds)
-    return Leaderboard(rows=rows, results=results, files=files)
+    skipped = dict.fromkeys((p, why) for r in results for p, why in r.get("skipped_files", []))
+    return Leaderboard(rows=rows, results=results, files=files, failures=list(skipped))
+
+
+#: skipped files kept per run in results.jsonl
+_MAX_SKIPPED = 1000
 
 
 def _stat(values: list[float]) -> tuple[float | None, float | None]:
