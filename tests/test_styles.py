@@ -271,17 +271,26 @@ def test_same_seed_same_bytes_whatever_n_jobs_and_classes(small_set, tmp_path):
 
 
 def test_no_overwrite_without_force(tmp_path):
+    from musicnn.errors import ConfigError
+
     args = {"classes": ["folksong", "fiddle"], "max_pieces_per_class": 1, "excerpts_per_piece": 1,
             "excerpt_seconds": 1.0, "progress": False, "soundfont": "timgm6mb"}
     build_styles(tmp_path, **args)
     before = (tmp_path / "manifest.csv").read_bytes()
-    with pytest.raises(DataError, match=r"manifest\.csv already exists.*force=True"):
-        build_styles(tmp_path, **args)
-    (tmp_path / "manifest.csv").unlink()
-    with pytest.raises(DataError, match=r"\.wav already exists.*force=True"):
+    build_styles(tmp_path, **args)  # a previous build of the set: rebuilt in place, to the same files
+    assert (tmp_path / "manifest.csv").read_bytes() == before
+    (tmp_path / "manifest.csv").unlink()  # excerpts without their manifest: not a build any more
+    with pytest.raises(ConfigError, match=r"already holds files that are not a build of this data set.*force=True"):
         build_styles(tmp_path, **args)
     report = build_styles(tmp_path, force=True, **args)
     assert report.n_written == 2 and (tmp_path / "manifest.csv").read_bytes() == before
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("keep")
+    with pytest.raises(ConfigError, match="not a build of this data set"):
+        build_styles(mine, **args)
+    build_styles(mine, force=True, **args)
+    assert (mine / "thesis.txt").read_text() == "keep"
 
 
 def test_a_bad_piece_is_skipped_and_reported(tmp_path, monkeypatch):
@@ -336,6 +345,11 @@ def test_cli_builds_the_style_set(tmp_path):
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert "wrote 2 excerpts of 2 pieces (2 classes)" in res.output and "SoundFonts: timgm6mb" in res.output
+    (tmp_path / "thesis.txt").write_text("keep")
+    (tmp_path / "manifest.csv").unlink()
     res = CliRunner().invoke(main, args)
-    assert res.exit_code == 1 and "manifest.csv already exists" in res.output and "pass --force to rebuild" in res.output
+    assert res.exit_code == 1 and res.output.strip().splitlines()[-1] == (
+        f"Error: --out {tmp_path} already holds files that are not a build of this data set; pass --force "
+        "to write into it anyway, or choose another folder")
     assert CliRunner().invoke(main, args + ["--force"]).exit_code == 0
+    assert (tmp_path / "thesis.txt").read_text() == "keep"

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from musicnn.checks import check_bool, check_float, check_int
+from musicnn.data.collection import check_output_folder
 from musicnn.data.render import SOUNDFONTS, resolve_soundfont
 from musicnn.data.style_corpus import STYLE_CLASSES, Piece, corpus_root, list_pieces
 from musicnn.data.style_render import (
@@ -244,7 +245,8 @@ def build_styles(
         are started with "spawn", so a script calling this with ``n_jobs > 1`` needs the
         ``if __name__ == "__main__":`` guard.
     force : bool
-        Replace an existing build (its manifest and the excerpts of the same names).
+        Write into a folder that holds other files (they are kept).  An empty folder or a
+        previous build of the set (rebuilt in place, to the same files) needs none.
 
     Returns
     -------
@@ -256,10 +258,10 @@ def build_styles(
     Raises
     ------
     DataError
-        If ``music21`` or a SoundFont is missing, a class is unknown, or ``out_dir``
-        already holds a build and ``force`` is False.
+        If ``music21`` or a SoundFont is missing, or a class is unknown.
     ConfigError
-        If a numeric option is out of range.
+        If a numeric option is out of range, or ``out_dir`` holds files that are not a
+        build of the set and ``force`` is False.
     """
     from musicnn.progress import progress_bar
 
@@ -294,14 +296,7 @@ def build_styles(
             jobs.append(ExcerptJob(piece=piece, root=str(root), out=str(out), sr=int(sr),
                              excerpt_seconds=float(excerpt_seconds), n_excerpts=int(excerpts_per_piece),
                              seed=int(seed), source=name, soundfont_name=path.name))
-    if not force:
-        existing = out / "manifest.csv"
-        if not existing.exists():
-            existing = next((p for job in jobs for k in range(job.n_excerpts)
-                             if (p := wav_path(out, job.piece, k)).exists()), None)
-        if existing is not None:
-            raise DataError(f"{existing} already exists: out_dir={os.fspath(out_dir)!r} holds a style set; "
-                            "pass force=True to rebuild it, or choose another out_dir")
+    check_output_folder(out, force=force, columns=MANIFEST_COLUMNS)  # another folder's files are kept
     out.mkdir(parents=True, exist_ok=True)
 
     results: list[tuple[list[dict], list[tuple[str, str]]]] = []
