@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from musicnn.data import Collection
 from musicnn.cli import main
 from musicnn.errors import ConfigError
 from musicnn.recipes import compare, load_recipe, resolve_data, run_recipe
@@ -172,6 +173,9 @@ def test_compare_writes_a_leaderboard_and_resumes(tmp_path, notes):
         assert board.files[key].is_file()
     table = board.files["markdown"].read_text()
     assert "| perceptron |" in table and "± " in table
+    n_labels = len(Collection.load(notes).labels)
+    assert f"Chance (a label drawn uniformly): {1 / n_labels:.3f}." in table
+    assert json.loads(board.files["json"].read_text())["chance"] == pytest.approx(1 / n_labels)
     lines = (out / "results.jsonl").read_text().splitlines()
     assert len(lines) == 4
     # a kill in the middle of the last run: its line is cut; only that run is done again

@@ -162,7 +162,7 @@ def compare(recipe: Recipe, models: list[str], out_dir: str | os.PathLike[str], 
         _append(results_path, row)
         results.append(row)
     rows = _rows(results, models, seeds)
-    files = _write(out, recipe, rows, results, seeds)
+    files = _write(out, recipe, rows, results, seeds, chance=1.0 / max(len(coll.labels), 1))
     skipped = dict.fromkeys((p, why) for r in results for p, why in r.get("skipped_files", []))
     return Leaderboard(rows=rows, results=results, files=files, failures=list(skipped))
 
@@ -193,8 +193,10 @@ def _rows(results: list[dict[str, Any]], models: list[str], seeds: list[int]) ->
     return rows
 
 
-def leaderboard_markdown(recipe: Recipe, rows: list[dict[str, Any]], seeds: list[int]) -> str:
-    """The leaderboard as a Markdown table (mean ± sd over the seeds)."""
+def leaderboard_markdown(recipe: Recipe, rows: list[dict[str, Any]], seeds: list[int],
+                         chance: float | None = None) -> str:
+    """The leaderboard as a Markdown table (mean ± sd over the seeds); ``chance``, the
+    accuracy of a uniform guess, is said below it."""
 
     def cell(row: dict[str, Any], key: str) -> str:
         return "-" if row[key] is None else f"{row[key]:.3f} ± {row[f'{key}_sd']:.3f}"
@@ -208,6 +210,8 @@ def leaderboard_markdown(recipe: Recipe, rows: list[dict[str, Any]], seeds: list
         seeds_cell = f"{r['seeds']}" + (f" ({r['failed']} failed)" if r["failed"] else "")
         lines.append(f"| {r['family']} | {cell(r, 'accuracy')} | {cell(r, 'balanced_accuracy')} | "
                      f"{cell(r, 'macro_f1')} | {fit} | {size} | {seeds_cell} |")
+    if chance is not None:
+        lines += ["", f"Chance (a label drawn uniformly): {chance:.3f}."]
     failed = [r for r in rows if r["errors"]]
     if failed:
         lines += ["", "Failures: " + "; ".join(f"{r['family']}: {r['errors'][0]}" for r in failed)]
@@ -215,19 +219,19 @@ def leaderboard_markdown(recipe: Recipe, rows: list[dict[str, Any]], seeds: list
 
 
 def _write(out: Path, recipe: Recipe, rows: list[dict[str, Any]], results: list[dict[str, Any]],
-           seeds: list[int]) -> dict[str, Path]:
+           seeds: list[int], chance: float | None = None) -> dict[str, Path]:
     files = {"results": out / "results.jsonl", "markdown": out / "leaderboard.md",
              "json": out / "leaderboard.json", "chart": out / "leaderboard.png"}
     with atomic_open(files["markdown"]) as fh:
-        fh.write(leaderboard_markdown(recipe, rows, seeds))
+        fh.write(leaderboard_markdown(recipe, rows, seeds, chance=chance))
     with atomic_open(files["json"]) as fh:
-        json.dump({"recipe": recipe.name, "seeds": seeds, "rows": rows, "results": results}, fh, indent=2,
-                  default=str)
-    _chart(rows, files["chart"], f"{recipe.name}: test accuracy over {len(seeds)} seed(s)")
+        json.dump({"recipe": recipe.name, "seeds": seeds, "chance": chance, "rows": rows, "results": results}, fh,
+                  indent=2, default=str)
+    _chart(rows, files["chart"], f"{recipe.name}: test accuracy over {len(seeds)} seed(s)", chance=chance)
     return files
 
 
-def _chart(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+def _chart(rows: list[dict[str, Any]], path: Path, title: str, chance: float | None = None) -> None:
     from musicnn.evaluation import pyplot, save_png
 
     plt = pyplot()
@@ -238,6 +242,9 @@ def _chart(rows: list[dict[str, Any]], path: Path, title: str) -> None:
             ecolor="#333333", capsize=3)
     ax.set_yticks(y, [r["family"] for r in shown])
     ax.set_xlim(0, 1)
+    if chance is not None:
+        ax.axvline(chance, color="#C44E52", linestyle="--", linewidth=1, label=f"chance ({chance:.3f})")
+        ax.legend(loc="lower right", fontsize=8)
     ax.set_xlabel("accuracy (mean ± sd over seeds)")
     ax.set_title(title)
     for yi, r in zip(y, shown):
