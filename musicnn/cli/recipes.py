@@ -107,7 +107,7 @@ def recipe_run(ctx, name, out_dir, seed, force, overrides, data, data_dir, jobs,
 @main.command()
 @click.argument("name")
 @click.option("--models", required=True, metavar="A,B,C",
-              help="Comma-separated families (see `musicnn models`), or 'all' for every supervised one.")
+              help="Comma-separated families (see `musicnn models`), or 'all' for every family (the unsupervised and feature-learning ones classify through their label readout).")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated split and model seeds.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder of the comparison (default: runs/compare-<recipe name>).")
@@ -128,7 +128,7 @@ def compare(ctx, name, models, seeds, out_dir, force, overrides, data, data_dir,
     from musicnn.recipes import compare as run_compare
 
     r = _load(name, overrides)
-    families = available_models("supervised") if models.strip() == "all" else \
+    families = available_models() if models.strip() == "all" else \
         [m.strip() for m in models.split(",") if m.strip()]
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
