@@ -45,7 +45,8 @@ bench: install
 # Executes every course notebook and writes an HTML copy with its outputs into examples/_build/.
 examples: install
 	mkdir -p examples/_build
-	cd examples && for nb in [0-9][0-9]-*.ipynb; do \
+	cd examples && ls [0-9][0-9]-*.ipynb >/dev/null 2>&1 || { echo "no notebooks in examples/ yet" >&2; exit 1; }; \
+	  for nb in [0-9][0-9]-*.ipynb; do \
 	  MPLBACKEND=Agg ../$(BIN)/jupyter nbconvert --to html --execute --output-dir _build "$$nb" || exit 1; done
 
 # Retrains the shipped instrument-family model from scratch (about 10 minutes on 2 cores);
