@@ -31,3 +31,8 @@ class ModelFileError(MusicnnError):
 
 class ConfigError(MusicnnError, ValueError):
     """A hyper-parameter or option has an invalid value."""
+
+
+def failure_line(path: object, reason: str) -> str:
+    """One skipped file as a line: ``path: reason``, without repeating a path the reason names."""
+    return reason if str(path) in reason else f"{path}: {reason}"

@@ -21,7 +21,7 @@ from musicnn.atomic import atomic_open
 from musicnn.checks import check_choice, check_int
 from musicnn.choices import EVALUATION_SPLITS
 from musicnn.data import Collection
-from musicnn.errors import ConfigError, DataError, MusicnnError
+from musicnn.errors import ConfigError, DataError, MusicnnError, failure_line
 from musicnn.features import FeatureSpec, preset
 from musicnn.store import ExtractResult, FeatureStore
 
@@ -579,8 +579,6 @@ def evaluate_model(
         )
     ds = load_features(coll, spec, store=store, jobs=jobs, progress=progress, desc="features")
     if not len(ds.y):
-        raise DataError(f"{coll.source}: no file could be read; first failure: "
-                        + (ds.failures[0][1] if str(ds.failures[0][0]) in ds.failures[0][1]
-                           else f"{ds.failures[0][0]}: {ds.failures[0][1]}"))
+        raise DataError(f"{coll.source}: no file could be read; first failure: {failure_line(*ds.failures[0])}")
     report = evaluate(ds.y, est.predict(ds.X), labels=classes)
     return report, ds.failures

@@ -27,7 +27,7 @@ import click
 from musicnn import __version__
 from musicnn.choices import (FEATURE_KINDS, NORMS, POOLING_STATS,
                              PRESET_NAMES)
-from musicnn.errors import MusicnnError
+from musicnn.errors import MusicnnError, failure_line
 
 #: Exit status of a command that finished but skipped files that failed.
 EXIT_SKIPPED = 3
@@ -155,8 +155,7 @@ def report_failures(failures: list[tuple[str, str]], what: str = "files") -> int
         return 0
     echo_err(f"\n{len(failures)} {what} skipped:")
     for path, reason in failures:
-        reason = reason if str(path) in reason else f"{path}: {reason}"
-        echo_err(f"  {printable(reason)}")
+        echo_err(f"  {printable(failure_line(path, reason))}")
     return EXIT_SKIPPED
 
 

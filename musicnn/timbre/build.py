@@ -34,7 +34,7 @@ import numpy as np
 
 from musicnn.atomic import atomic_open
 from musicnn.checks import check_bool, check_choice, check_int
-from musicnn.errors import ConfigError, DataError
+from musicnn.errors import ConfigError, DataError, failure_line
 from musicnn.scaling import fit_standardiser, standardise
 from musicnn.timbre.descriptors import Descriptors, describe_sounds
 from musicnn.timbre.mapfile import TimbreMap, load_map
@@ -235,7 +235,7 @@ def build_map(
     items = coll.subset(kept)
     seconds["descriptors"] = time.perf_counter() - t0
     if len(items) < 2:
-        why = f"; first failure: {_failure_line(*failures[0])}" if failures else ""
+        why = f"; first failure: {failure_line(*failures[0])}" if failures else ""
         found = f"only {len(items)} sound ({items[0].path})" if len(items) == 1 else "no sound"
         raise DataError(f"{coll.source}: {found} could be described, out of {len(coll)}{why}; "
                         "a timbre map needs at least 2 sounds")
@@ -414,7 +414,3 @@ def write_projection(projection: Projection, out: str | os.PathLike, *, force: b
                 writer.writerow([row["path"], row["unit"], row["row"], row["col"], f"{row['distance']:.6f}", rank,
                                  near["name"], near["label"], f"{near['distance']:.6f}"])
     return out
-
-
-def _failure_line(path: str, reason: str) -> str:
-    return reason if str(path) in reason else f"{path}: {reason}"
