@@ -13,7 +13,7 @@ import numpy as np
 from musicnn.atomic import atomic_open
 from musicnn.errors import DataError
 
-__all__ = ["Report", "evaluate", "plot_confusion", "plot_curves", "pyplot", "save_png"]
+__all__ = ["Report", "evaluate", "plot_confusion", "plot_curves", "new_figure", "save_png"]
 
 
 @dataclass
@@ -136,13 +136,12 @@ def plot_confusion(report: Report, path: str | os.PathLike, *, title: str | None
     -------
     Path
     """
-    plt = pyplot()
     cm = np.asarray(report.confusion, dtype=float)
     rows = cm.sum(axis=1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
     k = len(report.labels)
     size = max(4.0, 0.55 * k + 2.5)
-    fig, ax = plt.subplots(figsize=(size + 1.0, size))
+    fig, ax = new_figure(figsize=(size + 1.0, size))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(k), report.labels, rotation=45, ha="right")
     ax.set_yticks(range(k), report.labels)
@@ -173,8 +172,7 @@ def plot_curves(history: dict[str, Any], path: str | os.PathLike, *, title: str 
     -------
     Path
     """
-    plt = pyplot()
-    fig, (ax, acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax, acc) = new_figure(1, 2, figsize=(10, 4))
     epochs = np.arange(1, len(history.get("train_loss", [])) + 1)
 
     def curve(axis, key, label, **style):
@@ -207,24 +205,25 @@ def plot_curves(history: dict[str, Any], path: str | os.PathLike, *, title: str 
     return save_png(fig, path, dpi=110)
 
 
-def pyplot() -> Any:
-    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
-    import matplotlib
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float]) -> tuple[Any, Any]:
+    """A figure and its axes, drawn by Agg outside pyplot's state.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    No backend is switched and nothing is registered with pyplot: in a notebook or an
+    interactive session the user's own ``plt.show()`` keeps working, and there is no
+    figure to close.  ``nrows, ncols`` as for ``plt.subplots``.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    return plt
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols)
 
 
 def save_png(fig: Any, path: str | os.PathLike, *, dpi: int) -> Path:
-    """Lay out ``fig``, write it as a PNG atomically (folders are created) and close it."""
-    plt = pyplot()
+    """Lay out ``fig`` (from :func:`new_figure`) and write it as a PNG atomically (folders are created)."""
     path = Path(path)
-    try:
-        fig.tight_layout()
-        with atomic_open(path, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi)
-    finally:
-        plt.close(fig)
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=dpi)
     return path

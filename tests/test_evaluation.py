@@ -54,3 +54,23 @@ def test_pngs_are_written(tmp_path):
     curves = plot_curves({"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.7, 0.8], "val_accuracy": [0.3, 0.6, 0.5],
                           "best_epoch": 2}, tmp_path / "curves.png")
     assert curves.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plots_leave_pyplot_and_its_backend_alone(tmp_path):
+    """A notebook's own ``plt.show()`` keeps working after musicnn wrote a picture: no backend
+    switched, no figure left registered with pyplot."""
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib\n"
+        "matplotlib.use('svg')\n"
+        "import matplotlib.pyplot as plt\n"
+        "from musicnn.evaluation import evaluate, plot_confusion, plot_curves\n"
+        f"plot_confusion(evaluate(['a', 'b', 'a'], ['a', 'a', 'a']), {str(tmp_path / 'cm.png')!r})\n"
+        f"plot_curves({{'train_loss': [1, .5], 'val_loss': [1, .7], 'val_accuracy': [.5, .6]}}, {str(tmp_path / 'c.png')!r})\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "assert plt.get_fignums() == [], plt.get_fignums()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert (tmp_path / "cm.png").stat().st_size > 1000 and (tmp_path / "c.png").stat().st_size > 1000

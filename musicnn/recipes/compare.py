@@ -232,11 +232,10 @@ def _write(out: Path, recipe: Recipe, rows: list[dict[str, Any]], results: list[
 
 
 def _chart(rows: list[dict[str, Any]], path: Path, title: str, chance: float | None = None) -> None:
-    from musicnn.evaluation import pyplot, save_png
+    from musicnn.evaluation import new_figure, save_png
 
-    plt = pyplot()
     shown = [r for r in rows if r["accuracy"] is not None][::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.45 * max(len(shown), 2) + 1.2))
+    fig, ax = new_figure(figsize=(7, 0.45 * max(len(shown), 2) + 1.2))
     y = np.arange(len(shown))
     ax.barh(y, [r["accuracy"] for r in shown], xerr=[r["accuracy_sd"] for r in shown], color="#4C72B0",
             ecolor="#333333", capsize=3)

@@ -113,15 +113,13 @@ def _normalised(values: np.ndarray) -> np.ndarray:
 
 
 def _figure(tmap: TimbreMap, extra_width: float = 0.0) -> tuple[Any, Any]:
-    from musicnn.evaluation import pyplot
+    from musicnn.evaluation import new_figure
 
-    plt = pyplot()
     pos = tmap.positions()
     width = pos[:, 1].max() + 1.5
     height = pos[:, 0].max() + 1.5
     scale = min(8.0 / width, 7.0 / height, 0.6)
-    fig, ax = plt.subplots(figsize=(max(width * scale, 3.5) + extra_width, max(height * scale, 2.5) + 1.2))
-    return fig, ax
+    return new_figure(figsize=(max(width * scale, 3.5) + extra_width, max(height * scale, 2.5) + 1.2))
 
 
 def _draw_cells(ax: Any, tmap: TimbreMap, faces: Any, edge: str = "white") -> Any:
@@ -148,14 +146,9 @@ def caption(tmap: TimbreMap) -> str:
 
 
 def _save(fig: Any, path: str | os.PathLike, dpi: int = 120) -> Path:
-    from musicnn.evaluation import pyplot
-
     path = Path(path)
-    try:
-        with atomic_open(path, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight")
-    finally:
-        pyplot().close(fig)
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight")
     return path
 
 
