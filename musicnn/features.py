@@ -294,17 +294,17 @@ def preset(name: str, **changes: Any) -> FeatureSpec:
 
 @functools.lru_cache(maxsize=16)
 def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None):
-    """librosa's mel filterbank as a sparse matrix (each band covers few FFT bins).
+    """The mel filterbank (:func:`musicnn.spectral.mel_filterbank`) as a sparse matrix.
 
-    The sparse product is single-threaded and sums in a fixed order, so features are
-    bit-identical whatever the BLAS thread count, and it does not start BLAS threads
-    that would compete with parallel extraction workers.
+    Each band covers few FFT bins; the sparse product is single-threaded and sums in a
+    fixed order, so features are bit-identical whatever the BLAS thread count, and it does
+    not start BLAS threads that would compete with parallel extraction workers.
     """
-    import librosa
     import scipy.sparse
 
-    dense = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).astype(np.float32)
-    return scipy.sparse.csr_matrix(dense)
+    from musicnn import spectral
+
+    return scipy.sparse.csr_matrix(spectral.mel_filterbank(sr, n_fft, n_mels, fmin, fmax))
 
 
 def fit_length(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
@@ -349,8 +349,6 @@ def compute(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     FeatureError
         If ``y`` is not a finite 1-D signal, or librosa rejects the parameters.
     """
-    import librosa
-
     if not isinstance(spec, FeatureSpec):
         raise FeatureError(f"spec must be a FeatureSpec, got {type(spec).__name__}")
     try:
@@ -368,57 +366,69 @@ def compute(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
         raise FeatureError(f"y holds samples up to {peak:.3g}, beyond what features of float32 power can hold "
                            f"(at most {MAX_SAMPLE:g}; audio samples lie in [-1, 1])")
     y = fit_length(y, spec)
-    try:
-        frames = _frames(librosa, y, spec)
-    except librosa.util.exceptions.ParameterError as exc:
-        raise FeatureError(f"{spec.kind}: {exc}") from exc
+    frames = _frames(y, spec)
     frames = np.ascontiguousarray(frames.T, dtype=np.float32)  # time-major
     if not np.isfinite(frames).all():
         raise FeatureError(f"{spec.kind}: the features of y are not finite (samples up to {peak:.3g} overflow them)")
     return pool(frames, spec.pooling) if spec.pooling else frames
 
 
-def _frames(librosa, y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
-    """Feature-major (dims, frames) array of one kind."""
+def _frames(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Feature-major (dims, frames) array of one kind.
+
+    The STFT, mel, log-mel and MFCC kinds are computed by :mod:`musicnn.spectral`, without
+    importing librosa; CQT, chroma, descriptors and PCEN call librosa (:func:`_with_librosa`).
+    """
+    from musicnn import spectral
+
     kind = spec.kind
     if kind == "cqt":
-        fmin = spec.fmin or librosa.note_to_hz("C1")
-        return np.abs(librosa.cqt(y, sr=spec.sr, hop_length=spec.hop_length, fmin=fmin, n_bins=spec.n_bins,
-                                  bins_per_octave=spec.bins_per_octave))
-    stft = librosa.stft(y, n_fft=spec.n_fft, hop_length=spec.hop_length)
-    if kind in ("mel", "logmel", "mfcc"):
-        power = stft.real * stft.real + stft.imag * stft.imag  # |X|^2 without the square root
-        mel = _mel_basis(spec.sr, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax) @ power
-        if kind == "mel":
-            return mel
-        if spec.norm == "pcen":
-            # 16-bit range as librosa's documentation suggests for float audio
-            logmel = librosa.pcen(mel * float(2**31), sr=spec.sr, hop_length=spec.hop_length)
-        else:
-            logmel = librosa.power_to_db(mel, ref=1.0, top_db=spec.top_db)
-            if spec.norm == "clip":
-                logmel = logmel - logmel.max()
-            elif spec.norm == "band":
-                logmel = logmel - logmel.mean(axis=1, keepdims=True)
-        if kind == "logmel":
-            return logmel
-        mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=spec.n_mfcc)
-        if spec.deltas == 0:
-            return mfcc
-        parts = [mfcc]
-        width = min(9, mfcc.shape[1] if mfcc.shape[1] % 2 else mfcc.shape[1] - 1)
-        for order in range(1, spec.deltas + 1):
-            if width >= 3:
-                parts.append(librosa.feature.delta(mfcc, order=order, width=width, mode="interp"))
-            else:  # one or two frames: no slope to measure
-                parts.append(np.zeros_like(mfcc))
-        return np.concatenate(parts, axis=0)
-    mag = np.abs(stft)
+        return _with_librosa(spec, lambda librosa: np.abs(librosa.cqt(
+            y, sr=spec.sr, hop_length=spec.hop_length, fmin=spec.fmin or librosa.note_to_hz("C1"),
+            n_bins=spec.n_bins, bins_per_octave=spec.bins_per_octave)))
+    power = spectral.stft_power(y, spec.n_fft, spec.hop_length)
+    if kind in ("chroma", "descriptors"):
+        return _with_librosa(spec, lambda librosa: _librosa_descriptors(librosa, y, np.sqrt(power), spec))
     if kind == "stft":
-        return mag
-    if kind == "chroma":
+        return np.sqrt(power)
+    mel = _mel_basis(spec.sr, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax) @ np.ascontiguousarray(power)
+    if kind == "mel":
+        return mel
+    if spec.norm == "pcen":
+        # 16-bit range as librosa's documentation suggests for float audio
+        logmel = _with_librosa(spec, lambda librosa: librosa.pcen(mel * float(2**31), sr=spec.sr,
+                                                                  hop_length=spec.hop_length))
+    else:
+        logmel = spectral.power_to_db(mel, spec.top_db)
+        if spec.norm == "clip":
+            logmel = logmel - logmel.max()
+        elif spec.norm == "band":
+            logmel = logmel - logmel.mean(axis=1, keepdims=True)
+    if kind == "logmel":
+        return logmel
+    mfcc = spectral.dct(logmel, spec.n_mfcc)
+    parts = [mfcc]
+    width = min(9, mfcc.shape[1] if mfcc.shape[1] % 2 else mfcc.shape[1] - 1)
+    for order in range(1, spec.deltas + 1):
+        # one or two frames: no slope to measure
+        parts.append(spectral.delta(mfcc, order, width) if width >= 3 else np.zeros_like(mfcc))
+    return np.concatenate(parts, axis=0)
+
+
+def _with_librosa(spec: FeatureSpec, fn: Any) -> np.ndarray:
+    """``fn(librosa)``, librosa imported on first use, its ParameterError raised as FeatureError."""
+    import librosa
+
+    try:
+        return fn(librosa)
+    except librosa.util.exceptions.ParameterError as exc:
+        raise FeatureError(f"{spec.kind}: {exc}") from exc
+
+
+def _librosa_descriptors(librosa: Any, y: np.ndarray, mag: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Chroma, or the 13 spectral descriptors, from the STFT magnitude ``mag``."""
+    if spec.kind == "chroma":
         return librosa.feature.chroma_stft(S=mag * mag, sr=spec.sr, n_chroma=spec.n_chroma)
-    # descriptors
     sr, hop = spec.sr, spec.hop_length
     return np.concatenate(
         [
