@@ -161,16 +161,80 @@ def validate_arrays(estimator: Any, X: Any, y: Any = "no_validation", *, reset: 
     -------
     X, or (X, y) when ``y`` is given.
     """
-    from sklearn.utils.validation import validate_data
-
     if y is None:
         y = "no_validation"
+    if not reset and isinstance(y, str) and y == "no_validation" and not kwargs:
+        return check_inputs(estimator, X, dtype=dtype)
+    from sklearn.utils.validation import validate_data
+
     try:
         return validate_data(estimator, X, y, reset=reset, dtype=dtype, **kwargs)
     except MusicnnError:
         raise
     except ValueError as err:
         raise DataError(str(err)) from err
+
+
+def check_inputs(estimator: Any, X: Any, *, dtype: Any = np.float64, allow_nd: bool = False) -> np.ndarray:
+    """A fitted estimator's inputs, checked as scikit-learn's ``check_array`` checks them, without it.
+
+    Prediction and transformation use it, so that they import neither scikit-learn nor
+    scipy.  The messages are scikit-learn's.
+
+    Parameters
+    ----------
+    estimator
+        A fitted estimator: its ``n_features_in_`` (the last axis) is checked, and its
+        ``feature_names_in_`` against a table's columns.
+    X : array-like
+        Inputs: 2-D, or with ``allow_nd`` of any number of dimensions from 2.
+    dtype : numpy dtype
+        The dtype of the array returned.
+
+    Raises
+    ------
+    DataError
+        For sparse, complex, empty, non-finite or mis-shaped inputs, or the wrong number of features.
+    """
+    name = type(estimator).__name__
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise DataError("Sparse data was passed for X, but dense data is required. Use '.toarray()' to convert "
+                        "to a dense numpy array.")
+    columns = getattr(X, "columns", None)
+    try:
+        array = np.asarray(X)
+        if np.iscomplexobj(array):
+            raise DataError(f"Complex data not supported\n{array}\n")
+        array = array.astype(dtype, copy=False)
+    except (TypeError, ValueError) as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(str(err)) from err
+    if array.ndim < 2:
+        what = "scalar" if array.ndim == 0 else "1D"
+        raise DataError(f"Expected 2D array, got {what} array instead:\narray={array}.\nReshape your data either "
+                        "using array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) if "
+                        "it contains a single sample.")
+    if array.ndim > 2 and not allow_nd:
+        raise DataError(f"Found array with dim {array.ndim}. {name} expected <= 2.")
+    if array.shape[0] == 0:
+        raise DataError(f"Found array with 0 sample(s) (shape={array.shape}) while a minimum of 1 is required "
+                        f"by {name}.")
+    if array.ndim == 2 and array.shape[1] == 0:
+        raise DataError(f"Found array with 0 feature(s) (shape={array.shape}) while a minimum of 1 is required "
+                        f"by {name}.")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        if np.isnan(array).any():
+            raise DataError(f"Input X contains NaN.\n{name} does not accept missing values encoded as NaN.")
+        raise DataError(f"Input X contains infinity or a value too large for {array.dtype!r}.")
+    expected = getattr(estimator, "n_features_in_", None)
+    if expected is not None and array.shape[-1] != expected:
+        raise DataError(f"X has {array.shape[-1]} features, but {name} is expecting {expected} features as input.")
+    fitted_names = getattr(estimator, "feature_names_in_", None)
+    if fitted_names is not None and columns is not None and [str(c) for c in columns] != [str(c) for c in fitted_names]:
+        raise DataError(f"The feature names of X ({', '.join(map(str, columns))}) are not those {name} was fitted "
+                        f"with ({', '.join(map(str, fitted_names))}).")
+    return array
 
 
 def require_y(estimator: Any, y: Any) -> None:

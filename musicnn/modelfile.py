@@ -20,6 +20,7 @@ import inspect
 import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -282,8 +283,6 @@ def _smoke_test(estimator: Any, path: Path) -> None:
     if size > _SMOKE_INPUT:  # a large input is not worth the memory of a test run
         return
     X = np.ones((1, *shape), dtype=np.float32)
-    from sklearn.exceptions import NotFittedError
-
     labelled = getattr(estimator, "classes_", None) is not None
     for name in ("predict_proba", "predict", "transform") if labelled else ("transform", "predict"):
         fn = getattr(estimator, name, None)
@@ -295,14 +294,20 @@ def _smoke_test(estimator: Any, path: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = np.asarray(fn(X))
-    except (MusicnnError, NotFittedError):  # a refusal the model may make of any input
-        return
     except Exception as err:
+        if isinstance(err, MusicnnError) or _not_fitted(err):  # a refusal the model may make of any input
+            return
         raise ModelFileError(f"{path}: the model's arrays do not fit together ({type(err).__name__}: {err}); "
                              "the file is corrupt") from err
     if out.dtype.kind == "f" and not np.isfinite(out).all():
         raise ModelFileError(f"{path}: the model gives non-finite scores (NaN or infinity); "
                              "the file is corrupt or the training diverged")
+
+
+def _not_fitted(err: BaseException) -> bool:
+    """Whether ``err`` is scikit-learn's NotFittedError (only raised once scikit-learn is imported)."""
+    exceptions = sys.modules.get("sklearn.exceptions")
+    return exceptions is not None and isinstance(err, exceptions.NotFittedError)
 
 
 def _params_for(cls: type, params: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -347,7 +352,8 @@ def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     ModelFileError
         Any problem with the file; the message names it.
     """
-    from safetensors.torch import load_file
+    # numpy arrays: a numpy family loads without importing torch (torch families take them as tensors)
+    from safetensors.numpy import load_file
 
     from musicnn.models import get_estimator_class
 
@@ -360,7 +366,7 @@ def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
         raise ModelFileError(f"{path}: {err}; was it written by a newer musicnn?") from err
     _check_sizes(document, _tensor_table(path), path)
     try:
-        arrays = load_file(str(path), device="cpu")
+        arrays = load_file(str(path))
     except Exception as err:
         raise ModelFileError(f"{path}: cannot read the model's arrays ({err}); the file is corrupt") from err
     try:

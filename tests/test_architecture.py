@@ -18,7 +18,7 @@ FLOORS = [
     ("ground", ("musicnn", "musicnn.errors", "musicnn.choices", "musicnn.checks", "musicnn.runtime", "musicnn.scaling",
                 "musicnn.atomic", "musicnn.progress", "musicnn.resources", "musicnn.pretrained")),
     ("audio", ("musicnn.audio",)),
-    ("features and data", ("musicnn.features", "musicnn.store", "musicnn.data")),
+    ("features and data", ("musicnn.spectral", "musicnn.features", "musicnn.store", "musicnn.data")),
     ("models and training", ("musicnn.models", "musicnn.training")),
     ("model files, evaluation, inference", ("musicnn.modelfile", "musicnn.evaluation", "musicnn.inference")),
     ("pipeline and recipes", ("musicnn.pipeline", "musicnn.recipes", "musicnn.timbre")),

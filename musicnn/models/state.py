@@ -74,7 +74,7 @@ class ArrayStateMixin:
         return {cls._RENAMED.get(name, name): value for name, value in params.items()}
 
     def _learned_attributes(self) -> dict[str, Any]:
-        from sklearn.utils.validation import check_is_fitted
+        from musicnn.models.estimator import check_is_fitted
 
         check_is_fitted(self)
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}

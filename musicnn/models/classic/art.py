@@ -45,13 +45,11 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
 from musicnn.checks import (check_bool, check_choice, check_cpu_device, check_float, check_int, class_targets,
                             validate_arrays)
 from musicnn.errors import ConfigError, DataError
+from musicnn.models.estimator import BaseEstimator, check_is_fitted
 from musicnn.models.state import ArrayStateMixin
 from musicnn.progress import progress_bar
 
@@ -253,6 +251,8 @@ class _FuzzyARTBase(ArrayStateMixin, BaseEstimator):
         self.n_iter_ = int(epoch)
         self.converged_ = bool(converged)
         if not converged:
+            from sklearn.exceptions import ConvergenceWarning
+
             warnings.warn(
                 f"{type(self).__name__} categories still changed in the last of max_epochs={self.max_epochs} "
                 "epochs; raise max_epochs", ConvergenceWarning, stacklevel=3)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
 from musicnn.checks import check_float, labelled_data
 from musicnn.models.classic.art import _FuzzyARTBase
+from musicnn.models.estimator import ClassifierMixin, check_is_fitted
 
 __all__ = ["FuzzyARTMAP"]
 

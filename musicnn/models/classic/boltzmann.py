@@ -325,7 +325,7 @@ class RBM(FeatureLearner):
         -------
         np.ndarray, shape (n_samples,)
         """
-        from sklearn.utils.validation import check_is_fitted
+        from musicnn.models.estimator import check_is_fitted
 
         check_is_fitted(self)
         V = self._to_visible(validate_arrays(self, X, reset=False))
@@ -356,7 +356,7 @@ class RBM(FeatureLearner):
             The visible samples, mapped back to the units of the training data (for
             Bernoulli units each feature is then its training minimum or maximum).
         """
-        from sklearn.utils.validation import check_is_fitted
+        from musicnn.models.estimator import check_is_fitted
 
         check_is_fitted(self)
         check_int("n_steps", n_steps, minimum=1)
@@ -382,7 +382,7 @@ class RBM(FeatureLearner):
         DataError
             For bad inputs (NaN, wrong number of features).
         """
-        from sklearn.utils.validation import check_is_fitted
+        from musicnn.models.estimator import check_is_fitted
 
         check_is_fitted(self)
         V = self._to_visible(validate_arrays(self, X, reset=False))

@@ -27,14 +27,12 @@ import warnings
 from typing import Any, Callable
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
 from musicnn.checks import (check_bool, check_choice, check_cpu_device, check_float, check_int, class_targets,
                             validate_arrays)
 from musicnn.errors import ConfigError, DataError
 from musicnn.models.classic.clustering import squared_distances
+from musicnn.models.estimator import BaseEstimator, TransformerMixin, check_is_fitted
 from musicnn.models.state import ArrayStateMixin
 from musicnn.progress import progress_bar
 from musicnn.scaling import fit_standardiser, standardise
@@ -372,6 +370,8 @@ class CompetitiveLearning(ArrayStateMixin, TransformerMixin, BaseEstimator):
                 if stalled(loss):
                     break
             else:
+                from sklearn.exceptions import ConvergenceWarning
+
                 warnings.warn(
                     f"{type(self).__name__}: reached max_epochs={self.max_epochs} before the mean squared "
                     f"distance to the winners stopped improving by tol={self.tol}; raise max_epochs",

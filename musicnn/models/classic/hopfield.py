@@ -39,12 +39,10 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
 from musicnn.checks import check_bool, check_choice, check_cpu_device, check_int, class_targets, validate_arrays
 from musicnn.errors import DataError
+from musicnn.models.estimator import BaseEstimator, check_is_fitted
 from musicnn.models.state import ArrayStateMixin
 from musicnn.progress import progress_bar
 from musicnn.scaling import fit_standardiser
@@ -413,6 +411,8 @@ class Hopfield(ArrayStateMixin, BaseEstimator):
                 moving = moving[changed]
                 bar.update()
         if len(moving):
+            from sklearn.exceptions import ConvergenceWarning
+
             warnings.warn(f"{len(moving)} of {len(S)} cue(s) still changed after max_sweeps={sweeps} sweeps",
                           ConvergenceWarning, stacklevel=2)
         out = S.astype(np.int8)

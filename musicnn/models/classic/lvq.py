@@ -12,14 +12,12 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
 from musicnn.checks import (check_bool, check_choice, check_cpu_device, check_float, check_int,
                             labelled_data, validate_arrays)
 from musicnn.models.classic.clustering import kmeans, squared_distances
 from musicnn.models.classic.competitive import apply_moves, decaying_rates, plateau_stopper
+from musicnn.models.estimator import BaseEstimator, ClassifierMixin, check_is_fitted
 from musicnn.models.state import ArrayStateMixin
 from musicnn.progress import progress_bar
 from musicnn.scaling import fit_standardiser, standardise
@@ -199,6 +197,8 @@ class LVQ(ArrayStateMixin, ClassifierMixin, BaseEstimator):
                 if stalled(error):
                     break
             else:
+                from sklearn.exceptions import ConvergenceWarning
+
                 warnings.warn(
                     f"{type(self).__name__}: reached max_epochs={self.max_epochs} before the training error stopped "
                     f"improving by tol={self.tol}; raise max_epochs", ConvergenceWarning, stacklevel=2)

@@ -21,12 +21,10 @@ from functools import partial
 from typing import Any, Callable
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
 from musicnn.checks import (check_bool, check_choice, check_float, check_int, labelled_data, validate_arrays)
 from musicnn.errors import ConfigError
+from musicnn.models.estimator import BaseEstimator, ClassifierMixin, check_is_fitted
 from musicnn.models.state import ArrayStateMixin
 from musicnn.progress import progress_bar
 from musicnn.runtime import single_thread
@@ -337,6 +335,8 @@ class Perceptron(ArrayStateMixin, ClassifierMixin, BaseEstimator):
         self.n_iter_ = len(errors)
         self.stop_reason_ = reason
         if reason == "max_epochs":
+            from sklearn.exceptions import ConvergenceWarning
+
             warnings.warn(f"Perceptron stopped at max_epochs={self.max_epochs} with error {errors[-1]:.4g} "
                           "before the tol or delta_tol stop condition held; raise max_epochs to train longer",
                           ConvergenceWarning, stacklevel=2)

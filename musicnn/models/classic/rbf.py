@@ -29,13 +29,11 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
 from musicnn.checks import (check_bool, check_choice, check_float, check_int, labelled_data, validate_arrays)
 from musicnn.errors import ConfigError
 from musicnn.models.classic.clustering import kmeans, squared_distances
+from musicnn.models.estimator import BaseEstimator, ClassifierMixin, check_is_fitted
 from musicnn.models.state import ArrayStateMixin
 from musicnn.progress import progress_bar
 from musicnn.scaling import fit_standardiser, standardise
@@ -372,6 +370,8 @@ class RBFNetwork(ArrayStateMixin, ClassifierMixin, BaseEstimator):
                 if stale >= _N_ITER_NO_CHANGE:
                     break
             else:
+                from sklearn.exceptions import ConvergenceWarning
+
                 warnings.warn(
                     f"{type(self).__name__}: the delta rule reached max_epochs={self.max_epochs} before its "
                     f"training error stopped improving by tol={self.tol}; raise max_epochs or lr",

@@ -34,7 +34,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 
 from musicnn.checks import (
     check_bool,
@@ -46,6 +45,7 @@ from musicnn.checks import (
     validate_arrays,
 )
 from musicnn.errors import DataError
+from musicnn.models.estimator import BaseEstimator, ClassifierMixin, TransformerMixin
 from musicnn.models.state import ArrayStateMixin
 from musicnn.progress import progress_bar
 from musicnn.runtime import single_thread
@@ -76,11 +76,12 @@ def check_fitted_with_labels(estimator: Any, without: str) -> None:
     without : str
         What works without labels, named in the message (``"transform(X) works"``).
     """
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
+    from musicnn.models.estimator import check_is_fitted
 
     check_is_fitted(estimator)
     if not hasattr(estimator, "classes_"):
+        from sklearn.exceptions import NotFittedError
+
         raise NotFittedError(
             f"this {type(estimator).__name__} was fitted without labels, so it cannot predict "
             f"labels; call fit(X, y) first ({without} without labels)"
@@ -301,7 +302,7 @@ class FeatureLearner(ClassifierMixin, TransformerMixin, ArrayStateMixin, BaseEst
 
     def transform(self, X: Any) -> np.ndarray:
         """Learned features of ``X``, shape (n_samples, n_features_out)."""
-        from sklearn.utils.validation import check_is_fitted
+        from musicnn.models.estimator import check_is_fitted
 
         check_is_fitted(self)
         return self._features(validate_arrays(self, X, reset=False))

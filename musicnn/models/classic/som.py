@@ -43,9 +43,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
 
 from musicnn.checks import check_bool, check_choice, check_float, check_int, resolve_device, validate_arrays
 from musicnn.errors import ConfigError, DataError
@@ -63,6 +60,7 @@ from musicnn.models.classic.som_kernels import (
     grid_positions,
     kohonen_updates,
 )
+from musicnn.models.estimator import BaseEstimator, ClassifierMixin, TransformerMixin, check_is_fitted
 from musicnn.models.state import ArrayStateMixin
 from musicnn.progress import progress_bar
 from musicnn.runtime import single_thread
@@ -337,6 +335,8 @@ class SOM(ArrayStateMixin, TransformerMixin, ClassifierMixin, BaseEstimator):
             X = validate_arrays(self, X, reset=True, dtype=np.float32)
         else:
             X, y = validate_arrays(self, X, y, reset=True, dtype=np.float32)
+            from sklearn.utils.multiclass import check_classification_targets
+
             try:  # one class is allowed: the map is learned without the labels
                 check_classification_targets(y)
             except ValueError as err:

@@ -21,12 +21,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-from musicnn.checks import class_targets, require_y, validate_arrays
+from musicnn.checks import check_inputs, class_targets, require_y, validate_arrays
 from musicnn.errors import ConfigError, DataError, ModelFileError
 from musicnn.models.deep.params import TRAINING_PARAMETERS, declare_signature, store_params
+from musicnn.models.estimator import BaseEstimator, ClassifierMixin, check_is_fitted
 from musicnn.runtime import torch_seeded
 from musicnn.scaling import fit_standardiser, standardise
 from musicnn.training.config import TrainConfig, TrainHistory
@@ -184,13 +183,18 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         if self._input_ndim == 2:
             return validate_arrays(self, X, y, reset=reset, dtype=np.float32)
         # n-D input: scikit-learn's validate_data would count the frames as features
-        try:
-            if y is None:
-                X = check_array(X, allow_nd=True, dtype=np.float32, estimator=self)
-            else:
-                X, y = check_X_y(X, y, allow_nd=True, dtype=np.float32, estimator=self)
-        except ValueError as err:
-            raise DataError(str(err)) from err
+        if y is None and not reset:
+            X = check_inputs(self, X, dtype=np.float32, allow_nd=True)
+        else:
+            from sklearn.utils.validation import check_array, check_X_y
+
+            try:
+                if y is None:
+                    X = check_array(X, allow_nd=True, dtype=np.float32, estimator=self)
+                else:
+                    X, y = check_X_y(X, y, allow_nd=True, dtype=np.float32, estimator=self)
+            except ValueError as err:
+                raise DataError(str(err)) from err
         if X.ndim != self._input_ndim:
             raise DataError(
                 f"{name} expects {self._input_ndim}-D input {self._input_layout}; "

@@ -461,7 +461,7 @@ class _RecurrentMixin:
         ConfigError
             When ``pooling`` is not ``"attention"``.
         """
-        from sklearn.utils.validation import check_is_fitted
+        from musicnn.models.estimator import check_is_fitted
 
         check_is_fitted(self)
         if self.pooling != "attention":
