@@ -388,10 +388,13 @@ def _frames(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
             n_bins=spec.n_bins, bins_per_octave=spec.bins_per_octave)))
     power = spectral.stft_power(y, spec.n_fft, spec.hop_length)
     if kind in ("chroma", "descriptors"):
-        return _with_librosa(spec, lambda librosa: _librosa_descriptors(librosa, y, np.sqrt(power), spec))
+        # frame after frame in memory (Fortran order), as librosa's own STFT: its sums over bins then
+        # run in pairwise order (a strided float32 sum over 1,000+ bins loses the flatness's last digits)
+        return _with_librosa(spec, lambda librosa: _librosa_descriptors(librosa, y, np.asfortranarray(np.sqrt(power)),
+                                                                        spec))
     if kind == "stft":
         return np.sqrt(power)
-    mel = _mel_basis(spec.sr, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax) @ np.ascontiguousarray(power)
+    mel = _mel_basis(spec.sr, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax) @ power
     if kind == "mel":
         return mel
     if spec.norm == "pcen":

@@ -3,7 +3,7 @@
 They follow librosa's conventions and give its results within float32 rounding
 (``tests/test_spectral.py`` compares them), without importing librosa: the log-mel and MFCC
 features, and so the inference of every model trained on them, pay neither librosa's
-import nor its numba start-up, and the FFT runs in float32 (about twice librosa's speed).
+import (about 0.4 s) nor its numba start-up.
 
 Conventions (librosa's defaults)
 --------------------------------
@@ -31,18 +31,25 @@ __all__ = ["delta", "dct", "hann_window", "mel_filterbank", "power_to_db", "stft
 
 #: smallest power before the logarithm (librosa's ``amin``)
 AMIN = 1e-10
+#: frames per FFT block of :func:`stft_power`
+BLOCK_FRAMES = 64
 
 
 @functools.lru_cache(maxsize=8)
 def hann_window(n_fft: int) -> np.ndarray:
-    """The periodic Hann window of ``n_fft`` samples, float32 (read-only)."""
-    w = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+    """The periodic Hann window of ``n_fft`` samples, float64 (read-only)."""
+    w = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)
     w.flags.writeable = False
     return w
 
 
 def stft_power(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
     """Power ``|X|^2`` of the centred STFT of a mono float32 signal.
+
+    The FFT runs in float64 (as librosa's), in blocks of :data:`BLOCK_FRAMES` frames that
+    stay in the processor's cache; the power is rounded to float32.  A float32 FFT would be
+    ~25% faster but its rounding noise sits ~110 dB under each frame's peak, where the
+    absolute -100 dB floor of the log-mel features still reads it.
 
     Parameters
     ----------
@@ -53,18 +60,19 @@ def stft_power(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
     Returns
     -------
     np.ndarray of float32, shape (1 + n_fft // 2, 1 + n // hop_length)
-        Bins first, as librosa, and like librosa's stored frame after frame (Fortran
-        order): sums over the bins of one frame run over contiguous memory.
+        Bins first, as librosa.
     """
     import scipy.fft
 
     y = np.asarray(y, dtype=np.float32)
     padded = np.pad(y, n_fft // 2)
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
-    spectrum = scipy.fft.rfft(frames * hann_window(n_fft), axis=-1, workers=1)
-    power = spectrum.real * spectrum.real
-    power += spectrum.imag * spectrum.imag
-    return power.T
+    window = hann_window(n_fft)
+    power = np.empty((1 + n_fft // 2, len(frames)), dtype=np.float32)
+    for start in range(0, len(frames), BLOCK_FRAMES):
+        spectrum = scipy.fft.rfft(frames[start:start + BLOCK_FRAMES] * window, axis=-1, workers=1)
+        power[:, start:start + BLOCK_FRAMES] = (spectrum.real * spectrum.real + spectrum.imag * spectrum.imag).T
+    return power
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
