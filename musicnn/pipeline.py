@@ -242,6 +242,22 @@ def _with_augmented_copies(train_set: Dataset, variants: list[Any], spec: Featur
     return Dataset(X=X, y=y, items=items, failures=train_set.failures, n_cached=train_set.n_cached)
 
 
+def _extract_share(dist: Any, splits: dict[str, Collection], spec: FeatureSpec, store: FeatureStore,
+                   variants: list[Any], jobs: int) -> int:
+    """Extract this process's share of every split's files (and of the augmented copies of
+    the training files) into ``store``; wait for the other processes; return the files this
+    process computed."""
+    from musicnn.training.distributed import barrier, share
+
+    paths = share([p for part in splits.values() for p in part.paths], dist)
+    computed = store.extract(paths, spec, jobs=jobs, progress=False).n_computed
+    train = share(splits["train"].paths, dist) if "train" in splits else []
+    for variant in variants:
+        computed += store.extract(train, spec, jobs=jobs, progress=False, variant=variant).n_computed
+    barrier()
+    return computed
+
+
 def _cuda_available() -> bool:
     import torch
 
@@ -410,13 +426,14 @@ def train(
 
     Notes
     -----
-    Started by ``torchrun`` (``WORLD_SIZE > 1``), every process reads the features (rank
-    0 extracts them first, the others read its cache), trains its share of each batch
+    Started by ``torchrun`` (``WORLD_SIZE > 1``), every process extracts its share of the
+    files' features into the shared cache (every ``WORLD_SIZE``-th file), waits for the
+    others, reads them all from the cache, trains its share of each batch
     (:mod:`musicnn.training.distributed`), and only rank 0 logs, evaluates and writes files; the
     other processes return an outcome with ``report=None`` and no files.
     """
-    from musicnn.training.distributed import barrier, context
     from musicnn.evaluation import evaluate, plot_confusion, plot_curves
+    from musicnn.training.distributed import all_gather, context
     from musicnn.modelfile import save_model
     from musicnn.models import get_estimator_class
 
@@ -446,8 +463,13 @@ def train(
     log(f"features: {spec.describe()}")
     sets = {}
     failures: list[tuple[str, str]] = []
-    if not dist.is_main:
-        barrier()  # rank 0 fills the feature cache first
+    store = store if store is not None else FeatureStore()
+    shares = None
+    if dist.enabled and store.enabled:
+        # every process extracts its share of the files into the shared cache, then all read it
+        shares = all_gather(_extract_share(dist, splits, spec, store, variants, jobs))
+        log(f"features: {sum(shares)} files extracted by {dist.world_size} processes "
+            f"({', '.join(map(str, shares))})")
     for name, part in splits.items():
         if len(part):
             ds = load_features(part, spec, store=store, jobs=jobs, progress=progress, desc=f"features ({name})")
@@ -455,8 +477,6 @@ def train(
             sets[name] = ds
     if variants and "train" in sets:
         sets["train"] = _with_augmented_copies(sets["train"], variants, spec, store, jobs, progress, log)
-    if dist.is_main and dist.enabled:
-        barrier()
     train_set = sets["train"]
     if len(train_set.y) == 0 or len(set(train_set.y)) < 2:
         raise DataError(f"{coll.source}: fewer than 2 labels left in the training split after skipping failed files")
@@ -515,6 +535,8 @@ def train(
     }
     if dist.enabled:
         summary["processes"] = dist.world_size
+        if shares is not None:
+            summary["features_extracted_per_process"] = shares
     model_path = save_model(out, est, metadata={"feature_spec": spec.to_dict(), "summary": summary})
     files["checkpoint"].unlink(missing_ok=True)  # the model file now holds the result
     written = {"model": model_path}

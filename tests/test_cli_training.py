@@ -115,3 +115,37 @@ def test_torchrun_trains_one_model_with_two_processes(notes, tmp_path):
     summary = read_metadata(out)["summary"]
     assert summary["processes"] == 2 and summary["history"]["n_epochs"] == 3
     assert proc.stdout.count("wrote model") == 1  # rank 0 alone reports and writes
+
+
+def test_torchrun_ranks_extract_their_shares_and_train_as_one_process(notes, tmp_path):
+    """Each of 2 processes extracts half the files into the shared cache; the features and the
+    trained model (no dropout: the same steps) are those of a single process."""
+    from musicnn.data import Collection
+    from musicnn.features import FeatureSpec
+    from musicnn.modelfile import load_with_spec, read_metadata
+    from musicnn.store import FeatureStore
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = ["train", "--data", str(notes), "--model", "mlp", "--epochs", "3", "--param", "dropout=0.0"]
+    outs = {}
+    for n in (1, 2):
+        out, cache = tmp_path / f"p{n}.safetensors", tmp_path / f"cache{n}"
+        launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n)] \
+            if n > 1 else [sys.executable]
+        proc = subprocess.run([*launch, "-m", "musicnn", "-q", *args, "--out", str(out), "--cache-dir", str(cache)],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs[n] = (out, cache)
+    summary = read_metadata(outs[2][0])["summary"]
+    shares = summary["features_extracted_per_process"]
+    n_files = len(Collection.load(notes))
+    assert len(shares) == 2 and sum(shares) == n_files and min(shares) >= n_files // 2
+    spec = FeatureSpec.from_dict(read_metadata(outs[1][0])["feature_spec"])
+    paths = Collection.load(notes).paths
+    one, two = (FeatureStore(c).extract(paths, spec, progress=False) for _, c in outs.values())
+    assert one.n_computed == two.n_computed == 0  # both caches hold every file
+    for a, b in zip(one.features, two.features):
+        np.testing.assert_array_equal(a, b)
+    (m1, _, _), (m2, _, _) = load_with_spec(outs[1][0]), load_with_spec(outs[2][0])
+    X = np.stack(one.features)
+    np.testing.assert_allclose(m1.predict_proba(X), m2.predict_proba(X), atol=1e-5)

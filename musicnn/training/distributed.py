@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from musicnn.errors import ConfigError
 
-__all__ = ["DistContext", "barrier", "context"]
+__all__ = ["DistContext", "all_gather", "barrier", "context", "share"]
 
 
 @dataclass(frozen=True)
@@ -114,3 +114,20 @@ def barrier() -> None:
 
         if dist.is_initialized():
             dist.barrier()
+
+
+def all_gather(value: object) -> list:
+    """Every process's ``value`` (picklable), in rank order: ``[value]`` in a plain run."""
+    if _env_int("WORLD_SIZE", 1) > 1:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            out: list = [None] * dist.get_world_size()
+            dist.all_gather_object(out, value)
+            return out
+    return [value]
+
+
+def share(items: list, ctx: DistContext) -> list:
+    """This process's share of ``items``: every ``world_size``-th one from its rank on (all in a plain run)."""
+    return list(items[ctx.rank::ctx.world_size])
