@@ -111,24 +111,31 @@ class Timed:
     stdout: str
     stderr: str
     returncode: int
+    peak_rss_mb: float = 0.0  # the process's own peak resident memory (ru_maxrss)
 
 
 def run_timed(cmd: list[str], *, env: dict | None = None, cwd: str | None = None, check: bool = True) -> Timed:
-    """Run a command to completion; wall time measured around the whole process."""
-    import resource
+    """Run a command to completion; wall time measured around the whole process, and its
+    CPU time and peak memory from its own resource usage (``os.wait4``)."""
+    import os
+    import tempfile
 
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
-    dt = time.perf_counter() - t0
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        dt = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    cpu = usage.ru_utime + usage.ru_stime
     if check and proc.returncode != 0:
         raise RuntimeError(
             f"command failed with status {proc.returncode}: {' '.join(cmd)}\n"
-            f"--- stdout ---\n{proc.stdout[-2000:]}\n--- stderr ---\n{proc.stderr[-4000:]}"
+            f"--- stdout ---\n{stdout[-2000:]}\n--- stderr ---\n{stderr[-4000:]}"
         )
-    return Timed(dt, cpu, proc.stdout, proc.stderr, proc.returncode)
+    return Timed(dt, cpu, stdout, stderr, proc.returncode, usage.ru_maxrss / 1024.0)
 
 
 def median(xs: list[float]) -> float:
