@@ -30,7 +30,7 @@ from musicnn.features import FeatureSpec
 from musicnn.progress import progress_bar
 from musicnn.runtime import single_thread
 
-__all__ = ["FeatureStore", "ExtractResult", "default_cache_dir", "CACHE_ENV"]
+__all__ = ["FeatureStore", "ExtractResult", "default_cache_dir", "worker_pool", "CACHE_ENV"]
 
 CACHE_ENV = "MUSICNN_CACHE_DIR"
 
@@ -247,13 +247,24 @@ class FeatureStore:
             with single_thread(torch_too=False):
                 yield from map(_work, tasks)
             return
-        import multiprocessing as mp
-
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        ctx = mp.get_context(method)
         chunk = max(1, min(16, len(tasks) // (jobs * 8)))
-        with ctx.Pool(jobs, initializer=_init_worker, initargs=(os.getpid(),)) as pool:
+        with worker_pool(jobs) as pool:
             yield from pool.imap_unordered(_work, tasks, chunksize=chunk)
+
+
+def worker_pool(jobs: int) -> Any:
+    """A pool of ``jobs`` feature workers: forked where the platform allows (else spawned),
+    one BLAS thread each, ignoring Ctrl-C (the parent stops them) and ending with the parent.
+
+    Returns
+    -------
+    multiprocessing.pool.Pool
+        Use it as a context manager.
+    """
+    import multiprocessing as mp
+
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    return mp.get_context(method).Pool(jobs, initializer=_init_worker, initargs=(os.getpid(),))
 
 
 def _init_worker(parent: int | None = None) -> None:

@@ -576,3 +576,26 @@ def test_cli_prints_warnings_as_one_line_and_restores_the_handler(model_files, s
     assert warnings.showwarning is before
     (line,) = [ln for ln in output.splitlines() if "truncated" in ln]
     assert line.startswith("Warning: ") and "cut.wav: truncated" in line and "Traceback" not in output
+
+
+def test_worker_processes_give_the_same_results_and_failures(songs, tmp_path):
+    """``jobs=2``: the windows' features of the next files come from worker processes; the
+    predictions, the failures (with their reasons) and the warnings are those of one process."""
+    from musicnn.inference.engine import classify_files
+
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF" + bytes(200))
+    sf.write(tmp_path / "silent.wav", np.zeros(48000, dtype=np.float32), 16000)
+    cut = truncated(songs[3], tmp_path / "cut.wav")
+    files = [songs[0], tmp_path / "corrupt.wav", songs[1], tmp_path / "missing.wav", cut, tmp_path / "silent.wav",
+             songs[2], songs[4]]
+    runs = {}
+    for jobs in (1, 2):
+        with pytest.warns(UserWarning, match="cut.wav: truncated"):
+            runs[jobs] = classify_files(FluteDetector(), SPEC, files, batch_size=5, progress=False, jobs=jobs)
+    (one, fail_one), (two, fail_two) = runs[1], runs[2]
+    assert fail_two == fail_one and len(fail_one) == 3
+    assert [p.path for p in two] == [p.path for p in one]
+    for a, b in zip(one, two):
+        assert a.label == b.label and a.n_windows == b.n_windows
+        np.testing.assert_array_equal(a.windows, b.windows)
+        np.testing.assert_array_equal(a.starts, b.starts)

@@ -75,9 +75,12 @@ def _window_options(fn: Callable) -> Callable:
 @click.option("--force", is_flag=True,
               help="Replace existing timelines, and an --out file that is not this model's results (a results "
                    "file of this model is still resumed).")
+@click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
+              help="Processes computing the features of the next files while the model runs on the current "
+                   "ones (same results; worth it for many files).")
 @click.pass_context
 @handle_errors
-def classify(ctx, args, top_k, fmt, overlap, hop, aggregate, out, segments, force, batch_size) -> None:
+def classify(ctx, args, top_k, fmt, overlap, hop, aggregate, out, segments, force, batch_size, jobs) -> None:
     """Classify audio FILES of any length with the model file MODEL.
 
     Without MODEL (when the first argument does not end in .safetensors) the model that
@@ -107,7 +110,8 @@ def classify(ctx, args, top_k, fmt, overlap, hop, aggregate, out, segments, forc
     _checked_path(segments, lambda p: segment_paths(p, files), "--segments")
     est, spec, _ = load_with_spec(model)
     report = classify_batch(est, spec, files, out=out, segments=segments, force=force, top_k=top_k, overlap=overlap,
-                            hop=hop, aggregate=aggregate, batch_size=batch_size, progress=progress_enabled(ctx))
+                            hop=hop, aggregate=aggregate, batch_size=batch_size, progress=progress_enabled(ctx),
+                            jobs=jobs)
     preds, failures = report.predictions, report.failures
     if fmt == "json":
         click.echo(json.dumps([p.to_dict() for p in preds], indent=2))

@@ -35,6 +35,7 @@ classified is reported and skipped; it never stops the batch.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from dataclasses import dataclass, field
@@ -65,6 +66,9 @@ __all__ = [
 
 #: Seconds of a file decoded per block when streaming, by default.
 BLOCK_SECONDS = 10.0
+#: Longest file (seconds) whose windows a worker process computes whole (``jobs > 1``);
+#: longer ones are streamed in the main process, in bounded memory.
+PARALLEL_MAX_SECONDS = 600.0
 
 
 @dataclass
@@ -219,17 +223,19 @@ def _run_windows(
     on_fail: Callable[[str, str], None],
     progress_desc: str,
     progress: bool,
+    jobs: int = 1,
 ) -> None:
     """Stream every file, batch its windows' features across files, run ``fn`` per batch.
 
     ``on_done(file, rows)`` is called with a file's ``(n_windows, ...)`` outputs as soon as
     its last window has been through ``fn``; ``on_fail(path, reason)`` for a file that
-    failed; both in input order.
+    failed; both in input order.  With ``jobs > 1`` the windows' features of the next files
+    are computed ahead by worker processes while ``fn`` runs here (:class:`_WindowSource`).
     """
-    from musicnn.audio.io import stream
     from musicnn.progress import progress_bar
 
     check_int("batch_size", batch_size, minimum=1)
+    check_int("jobs", jobs, minimum=1)
     win, step = window_geometry(spec, overlap=overlap, hop=hop)
     feats: list[np.ndarray] = []
     owners: list[_File] = []
@@ -303,14 +309,18 @@ def _run_windows(
                     raise _CallbackError() from exc
             bar.update(1)
 
+    source = _WindowSource(spec, win, step, block_seconds, paths, jobs)
+    threads = contextlib.ExitStack()
+    if source.pool is not None:  # the workers have the other cores: the model runs on one thread
+        from musicnn.runtime import single_thread
+
+        threads.enter_context(single_thread())
     try:
-        for path in paths:
+        for i, path in enumerate(paths):
             f = _File(str(path))
             pending.append(f)
             try:
-                blocks = stream(path, sr=spec.sr, block_seconds=block_seconds, allow_silent=False)
-                for start, end, w in iter_windows(blocks, win, step):
-                    x = compute(w, spec)
+                for start, end, x in source.windows(i):
                     if feats and x.shape != feats[0].shape:  # files of their own length (no duration)
                         flush()
                     if f.error is not None:  # the model failed on this file's windows
@@ -338,7 +348,74 @@ def _run_windows(
     except _CallbackError as exc:
         raise exc.__cause__ from None
     finally:
+        threads.close()
+        source.close()
         bar.close()
+
+
+class _WindowSource:
+    """The windows of each file with their features, in input order.
+
+    With one job they are streamed and computed here, window after window (a file of an
+    hour needs no more memory than a minute).  With ``jobs > 1`` worker processes
+    (:func:`musicnn.store.worker_pool`) compute the windows of the next ``2 * jobs`` files
+    ahead (:func:`~musicnn.inference.windows.file_windows`, the same windows and features),
+    while the model runs on the current ones; a file longer than
+    :data:`PARALLEL_MAX_SECONDS`, or whose header cannot be read, is still streamed here.
+    """
+
+    def __init__(self, spec: FeatureSpec, win: int | None, step: int | None, block_seconds: float,
+                 paths: Sequence[str | os.PathLike], jobs: int):
+        self.spec, self.win, self.step, self.block_seconds = spec, win, step, block_seconds
+        self.paths = list(paths)
+        self.pool = None
+        self.ahead: dict[int, Any] = {}
+        self.submitted = 0
+        self.depth = 2 * jobs
+        if jobs > 1 and len(self.paths) > 1:
+            from musicnn.store import worker_pool
+
+            self.pool = worker_pool(min(jobs, len(self.paths)))
+
+    def _in_parallel(self, path: str | os.PathLike) -> bool:
+        from musicnn.audio.io import duration
+        from musicnn.errors import MusicnnError
+
+        try:
+            return duration(path) <= PARALLEL_MAX_SECONDS
+        except MusicnnError:
+            return False  # streamed here, where the error is reported as usual
+
+    def windows(self, i: int):
+        """Yield ``(start, end, features)`` of every window of file ``i``."""
+        if self.pool is not None:
+            from musicnn.inference.windows import file_windows
+
+            while self.submitted < len(self.paths) and self.submitted <= i + self.depth:
+                j, self.submitted = self.submitted, self.submitted + 1
+                if self._in_parallel(self.paths[j]):
+                    self.ahead[j] = self.pool.apply_async(
+                        file_windows, (str(self.paths[j]), self.spec, self.win, self.step, self.block_seconds))
+        job = self.ahead.pop(i, None)
+        if job is None:
+            from musicnn.audio.io import stream
+
+            blocks = stream(self.paths[i], sr=self.spec.sr, block_seconds=self.block_seconds, allow_silent=False)
+            for start, end, w in iter_windows(blocks, self.win, self.step):
+                yield start, end, compute(w, self.spec)
+            return
+        import warnings
+
+        windows, caught = job.get()
+        for message, category in caught:
+            warnings.warn(message, category, stacklevel=2)
+        yield from windows
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
 
 
 def classify_files(
@@ -355,6 +432,7 @@ def classify_files(
     keep_windows: bool = True,
     on_result: Callable[[Prediction], None] | None = None,
     progress: bool = True,
+    jobs: int = 1,
 ) -> tuple[list[Prediction], list[tuple[str, str]]]:
     """Classify files of any length, streamed, their windows batched across files.
 
@@ -386,6 +464,9 @@ def classify_files(
     on_result : callable or None
         Called with each :class:`Prediction` as soon as its file is done, in input order.
     progress : bool
+    jobs : int
+        Worker processes computing the windows' features of the next files while the model
+        runs on the current ones (1: all in this process).  The results are the same.
 
     Returns
     -------
@@ -424,7 +505,7 @@ def classify_files(
 
     _run_windows(proba, spec, paths, overlap=overlap, hop=hop, batch_size=batch_size, block_seconds=block_seconds,
                  on_done=done, on_fail=lambda p, r: failures.append((p, r)), progress_desc="classify",
-                 progress=progress)
+                 progress=progress, jobs=jobs)
     return predictions, failures
 
 
@@ -458,7 +539,7 @@ def classify_batch(
         of the run it resumes.
     **kwargs
         Passed to :func:`classify_files` (``top_k``, ``overlap``, ``hop``, ``aggregate``,
-        ``batch_size``, ``block_seconds``, ``progress``).
+        ``batch_size``, ``block_seconds``, ``progress``, ``jobs``).
 
     Returns
     -------
@@ -525,10 +606,12 @@ def embed_files(
     batch_size: int = BATCH_SIZE,
     block_seconds: float = BLOCK_SECONDS,
     progress: bool = True,
+    jobs: int = 1,
 ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
     """One embedding per file: the mean over its windows of the model's embedding.
 
-    Files are streamed and their windows batched across files, as in :func:`classify_files`.
+    Files are streamed and their windows batched across files, as in :func:`classify_files`
+    (``jobs`` as there).
 
     Returns
     -------
@@ -553,6 +636,6 @@ def embed_files(
 
     _run_windows(emb, spec, paths, overlap=overlap, hop=hop, batch_size=batch_size, block_seconds=block_seconds,
                  on_done=on_done, on_fail=lambda p, r: failures.append((p, r)), progress_desc="embed",
-                 progress=progress)
+                 progress=progress, jobs=jobs)
     dim = rows[0].shape[0] if rows else 0
     return done, (np.stack(rows) if rows else np.zeros((0, dim), dtype=np.float32)), failures

@@ -18,7 +18,7 @@ from musicnn.checks import check_float
 from musicnn.errors import ConfigError
 from musicnn.features import FeatureSpec, compute
 
-__all__ = ["iter_windows", "window_features", "window_geometry", "window_starts"]
+__all__ = ["file_windows", "iter_windows", "window_features", "window_geometry", "window_starts"]
 
 
 def _check_samples(win: int, hop: int) -> None:
@@ -143,3 +143,32 @@ def iter_windows(blocks: Iterable[np.ndarray], win: int | None, hop: int | None)
     elif last + win < total:
         a = total - win - origin
         yield total - win, total, buf[a : a + win]
+
+
+def file_windows(path: str, spec: FeatureSpec, win: int | None, hop: int | None,
+                 block_seconds: float) -> tuple[list[tuple[int, int, np.ndarray]], list[tuple[str, type]]]:
+    """Every window of one file with its features, read as :func:`iter_windows` cuts a stream.
+
+    What a worker process computes for the inference engine (:mod:`.engine`): the same
+    windows and features as the engine's own streaming loop, held whole.
+
+    Returns
+    -------
+    windows : list of (start, end, features)
+    warnings : list of (message, category)
+        The warnings raised while reading (a truncated file), for the caller to raise again.
+
+    Raises
+    ------
+    Exception
+        Whatever reading or computing the features raises (an unreadable file, say).
+    """
+    import warnings
+
+    from musicnn.audio.io import stream
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        blocks = stream(path, sr=spec.sr, block_seconds=block_seconds, allow_silent=False)
+        windows = [(start, end, compute(w, spec)) for start, end, w in iter_windows(blocks, win, hop)]
+    return windows, [(str(w.message), w.category) for w in caught]
