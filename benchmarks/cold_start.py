@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="cold-start-", dir=work))
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     try:
-        models, note = make_models(tmp, log)
+        models, note_wav = make_models(tmp, log)
         musicnn = venv_bin("musicnn")
         py = sys.executable
         commands: dict[str, tuple[str, list[str]]] = {
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             "musicnn --help": ("musicnn", [musicnn, "--help"]),
             "musicnn --version": ("musicnn", [musicnn, "--version"]),
             "musicnn classify clip.wav (shipped model)": ("musicnn", [musicnn, "classify", str(clip)]),
-            "musicnn classify note.wav (shipped model)": ("musicnn", [musicnn, "classify", str(note)]),
+            "musicnn classify note.wav (shipped model)": ("musicnn", [musicnn, "classify", str(note_wav)]),
             "musicnn classify MLP clip.wav": ("musicnn", [musicnn, "classify", str(models["mlp"]), str(clip)]),
             "musicnn classify CNN clip.wav": ("musicnn", [musicnn, "classify", str(models["cnn"]), str(clip)]),
             **{f"musicnn classify {f} clip.wav": ("musicnn", [musicnn, "classify", str(models[f]), str(clip)])
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(markdown_table(["side", "command", "median s", "min s", "max s", "peak MB", "note"], rows))
         print()
-        print(f"clip classified: {clip} (30 s, 44.1 kHz stereo); note: {note.name} (1.5 s, 16 kHz mono); "
+        print(f"clip classified: {clip} (30 s, 44.1 kHz stereo); note: {note_wav.name} (1.5 s, 16 kHz mono); "
               "models: the shipped CNN, and 5-epoch MLP (pooled MFCC) and CNN (log-mel frames), perceptron, "
               "RBF and SOM (their defaults) trained on 15 rendered notes (bass, flute); classify resamples the "
               "clip to the model's rate and averages the model's windows (its clip length, half overlap). "
