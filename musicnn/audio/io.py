@@ -152,7 +152,27 @@ def _block_frames(frames: int, channels: int) -> int:
     return max(1024, min(int(frames), _MAX_BLOCK_SAMPLES // max(1, int(channels))))
 
 
-def _read(path: Path, start: int, want: int, block: int) -> Iterator[tuple[np.ndarray | None, str | None]]:
+class _Chunk:
+    """Decoded (n, channels) frames as the file stores them: float32, or integers whose
+    float32 value is ``frames * scale`` (scaled by :func:`_mix_down` or :meth:`as_float`)."""
+
+    __slots__ = ("frames", "scale")
+
+    def __init__(self, frames: np.ndarray, scale: float | None):
+        self.frames, self.scale = frames, scale
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def as_float(self) -> np.ndarray:
+        if self.scale is None:
+            return self.frames
+        out = self.frames.astype(np.float32)
+        out *= np.float32(self.scale)
+        return out
+
+
+def _read(path: Path, start: int, want: int, block: int) -> Iterator[tuple[_Chunk | None, str | None]]:
     """Up to ``want`` frames from ``start`` in reads of ``block``: ``(chunk, None)`` each,
     then ``(None, reason)`` if a decoder error stopped it."""
     import soundfile as sf
@@ -175,13 +195,10 @@ def _read(path: Path, start: int, want: int, block: int) -> Iterator[tuple[np.nd
             if len(chunk) == 0:
                 return
             got += len(chunk)
-            if scale is not None:
-                chunk = chunk.astype(np.float32)
-                chunk *= np.float32(scale)
-            yield chunk, None
+            yield _Chunk(chunk, scale), None
 
 
-def _frames(path: Path, start: int, want: int, block: int) -> Iterator[tuple[np.ndarray | None, str | None]]:
+def _frames(path: Path, start: int, want: int, block: int) -> Iterator[tuple[_Chunk | None, str | None]]:
     """Decoded (n, channels) blocks of about ``block`` frames, ``want`` at most from ``start``.
 
     A decoder error in a large read loses the whole read: the frames before it are then
@@ -195,7 +212,7 @@ def _frames(path: Path, start: int, want: int, block: int) -> Iterator[tuple[np.
         yield chunk, None
     if reason is None:
         return
-    pieces: list[np.ndarray] = []
+    pieces: list[_Chunk] = []
     held, reason = 0, None
     for chunk, reason in _read(path, start + got, want - got, 1024):
         if chunk is None:
@@ -203,25 +220,35 @@ def _frames(path: Path, start: int, want: int, block: int) -> Iterator[tuple[np.
         pieces.append(chunk)
         held += len(chunk)
         if held >= block:
-            yield np.concatenate(pieces, axis=0), None
+            yield _joined(pieces), None
             pieces, held = [], 0
     if pieces:
-        yield np.concatenate(pieces, axis=0), None
+        yield _joined(pieces), None
     if reason is not None:
         yield None, reason
 
 
-def _mix_down(frames: np.ndarray) -> np.ndarray:
-    """Average the channels of an (n, channels) array into a contiguous float32 (n,) array.
+def _joined(chunks: list[_Chunk]) -> _Chunk:
+    return chunks[0] if len(chunks) == 1 else _Chunk(np.concatenate([c.frames for c in chunks], axis=0),
+                                                     chunks[0].scale)
 
-    Adds the strided channel columns one by one: several times faster than ``mean(axis=1)``.
+
+def _mix_down(chunk: _Chunk) -> np.ndarray:
+    """Average the channels of a decoded chunk into a contiguous float32 (n,) array.
+
+    Adds the strided channel columns one by one, each cast to float32 (several times faster
+    than ``mean(axis=1)``), then scales once: integer PCM by its power of two over the
+    number of channels, which gives exactly the float32 values of averaging the scaled
+    channels.
     """
+    frames = chunk.frames
     channels = frames.shape[1]
     y = np.array(frames[:, 0], dtype=np.float32)
     for c in range(1, channels):
-        y += frames[:, c]
-    if channels > 1:
-        y *= np.float32(1.0 / channels)
+        np.add(y, frames[:, c], out=y, dtype=np.float32)
+    factor = (1.0 if chunk.scale is None else chunk.scale) / channels
+    if factor != 1.0:
+        y *= np.float32(factor)
     return y
 
 
@@ -321,11 +348,11 @@ def load(
             stacklevel=2,
         )
 
-    frames = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=0)  # (n, channels)
+    frames = _joined(blocks)  # (n, channels)
     if mono:
         y = _mix_down(frames)
     else:
-        y = np.ascontiguousarray(frames.T)
+        y = np.ascontiguousarray(frames.as_float().T)
     if not np.isfinite(y).all():
         raise AudioError(f"{path}: holds non-finite samples (NaN or infinity)")
     if sr is not None and sr != native_sr:
