@@ -118,7 +118,7 @@ def _classify_modules(model: str, note: str) -> set[str]:
     return set(filter(None, line[len("HEAVY="):].split(",")))
 
 
-def test_classify_with_a_numpy_family_imports_no_torch_sklearn_or_librosa(tmp_path, notes, a_note):
+def test_classify_with_a_numpy_family_or_a_som_imports_no_torch_sklearn_or_librosa(tmp_path, notes, a_note):
     from musicnn.data import Collection
     from musicnn.features import preset
     from musicnn.modelfile import save_model
@@ -130,7 +130,8 @@ def test_classify_with_a_numpy_family_imports_no_torch_sklearn_or_librosa(tmp_pa
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         models = {name: est.fit(data.X, data.y) for name, est in
-                  [("perceptron", Perceptron(progress=False)), ("rbf", RBFNetwork(n_centers=4, seed=0))]}
+                  [("perceptron", Perceptron(progress=False)), ("rbf", RBFNetwork(n_centers=4, seed=0)),
+                   ("som", SOM(4, 4, max_epochs=5, progress=False))]}
     for name, est in models.items():
         path = save_model(tmp_path / f"{name}.safetensors", est, metadata={"feature_spec": spec.to_dict()})
         assert _classify_modules(str(path), str(a_note)) == set(), name

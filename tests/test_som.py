@@ -400,3 +400,26 @@ def test_trains_on_a_gpu_like_on_the_cpu(rng):
         gpu = SOM(5, 5, mode=mode, max_epochs=5, device="cuda", **FAST).fit(X, y)
         assert abs(cpu.quantization_error(X) - gpu.quantization_error(X)) < 0.05
         assert (cpu.predict(X) == gpu.predict(X)).mean() > 0.9
+
+
+def test_the_grid_module_names_every_training_piece():
+    """The SOM checks its choices against som_grid's names (no torch); the torch pieces carry the same."""
+    from musicnn.models.classic import som_grid
+
+    assert tuple(NEIGHBORHOODS) == som_grid.NEIGHBORHOOD_NAMES
+    assert tuple(DECAYS) == som_grid.DECAY_NAMES and tuple(INITS) == som_grid.INIT_NAMES
+
+
+def test_queries_in_numpy_agree_with_the_training_kernels(rng):
+    """Winners found by the numpy queries are the torch kernels' own (on data without near ties)."""
+    import torch
+
+    from musicnn.models.classic.som_grid import best_units
+    from musicnn.models.classic.som_kernels import best_units as torch_best_units
+
+    X = rng.normal(size=(500, 6)).astype(np.float32)
+    W = rng.normal(size=(30, 6)).astype(np.float32)
+    d2, idx = best_units(X, W, k=2)
+    t2, tidx = torch_best_units(torch.from_numpy(X), torch.from_numpy(W), k=2)
+    np.testing.assert_array_equal(idx, tidx.numpy())
+    np.testing.assert_allclose(d2, t2.numpy(), rtol=1e-4, atol=1e-4)

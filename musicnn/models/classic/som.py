@@ -42,23 +42,19 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-import torch
 
 from musicnn.checks import check_bool, check_choice, check_float, check_int, resolve_device, validate_arrays
 from musicnn.errors import ConfigError, DataError
 from musicnn.models.classic.readout import check_fitted_with_labels
-from musicnn.models.classic.som_kernels import (
-    DECAYS,
+from musicnn.models.classic.som_grid import (
+    DECAY_NAMES,
     GRID_EPS,
-    INITS,
-    NEIGHBORHOODS,
-    PROFILES,
-    SMALL_WORK,
+    INIT_NAMES,
+    NEIGHBORHOOD_NAMES,
     TOPOLOGIES,
     best_units,
     grid_distances,
     grid_positions,
-    kohonen_updates,
 )
 from musicnn.models.estimator import BaseEstimator, ClassifierMixin, TransformerMixin, check_is_fitted
 from musicnn.models.state import ArrayStateMixin
@@ -251,10 +247,10 @@ class SOM(ArrayStateMixin, TransformerMixin, ClassifierMixin, BaseEstimator):
         if self.n_rows * self.n_cols < 2:
             raise ConfigError(f"a {self.n_rows}x{self.n_cols} map has one unit; give it at least 2 units")
         check_choice("topology", self.topology, TOPOLOGIES)
-        check_choice("neighborhood", self.neighborhood, NEIGHBORHOODS)
-        check_choice("decay", self.decay, DECAYS)
+        check_choice("neighborhood", self.neighborhood, NEIGHBORHOOD_NAMES)
+        check_choice("decay", self.decay, DECAY_NAMES)
         check_choice("mode", self.mode, MODES)
-        check_choice("init", self.init, INITS)
+        check_choice("init", self.init, INIT_NAMES)
         if self.sigma is not None:
             check_float("sigma", self.sigma, low=0.0, low_inclusive=False)
         check_float("sigma_final", self.sigma_final, low=0.0, low_inclusive=False)
@@ -301,14 +297,14 @@ class SOM(ArrayStateMixin, TransformerMixin, ClassifierMixin, BaseEstimator):
         near = (D > GRID_EPS) & (D <= 1.0 + GRID_EPS)
         return [np.flatnonzero(row).tolist() for row in near]
 
-    def _codebook(self) -> torch.Tensor:
-        """Standardised prototypes, shape (U, d), float32 on the CPU."""
+    def _codebook(self) -> np.ndarray:
+        """Standardised prototypes, shape (U, d), float32."""
         return self._standardised(self.weights_.reshape(-1, self.weights_.shape[-1]))
 
-    def _standardised(self, X: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(standardise(X, self.mean_, self.scale_, np.float32)))
+    def _standardised(self, X: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(standardise(X, self.mean_, self.scale_, np.float32))
 
-    def _inputs(self, X: Any) -> torch.Tensor:
+    def _inputs(self, X: Any) -> np.ndarray:
         """The standardised inputs of a query, checked against the fitted map."""
         check_is_fitted(self)
         return self._standardised(validate_arrays(self, X, reset=False, dtype=np.float32))
@@ -349,9 +345,13 @@ class SOM(ArrayStateMixin, TransformerMixin, ClassifierMixin, BaseEstimator):
         for stale in ("classes_", "unit_counts_", "unit_proba_", "unit_labels_"):
             self.__dict__.pop(stale, None)
 
+        import torch
+
+        from musicnn.models.classic.som_kernels import INITS
+
         positions = self.unit_positions()
         generator = torch.Generator().manual_seed(int(self.seed))
-        Xs = self._standardised(X)
+        Xs = torch.from_numpy(self._standardised(X))
         W = INITS[self.init](Xs, positions, generator).to(torch.float32)
         grid = torch.from_numpy(grid_distances(positions).astype(np.float32))
         Xd, W, grid = Xs.to(device), W.to(device), grid.to(device)
@@ -373,6 +373,10 @@ class SOM(ArrayStateMixin, TransformerMixin, ClassifierMixin, BaseEstimator):
     def _fit_online(self, X: torch.Tensor, W: torch.Tensor, grid: torch.Tensor,
                     generator: torch.Generator, total: int) -> tuple[torch.Tensor, dict[str, list[float]]]:
         """Kohonen's rule for ``total`` presentations, in epochs of shuffled samples."""
+        import torch
+
+        from musicnn.models.classic.som_kernels import DECAYS, PROFILES, SMALL_WORK, kohonen_updates
+
         n = X.shape[0]
         profile, decay = PROFILES[self.neighborhood], DECAYS[self.decay]
         sigma0, sigma1 = self._sigma0(), float(self.sigma_final)
@@ -416,6 +420,11 @@ class SOM(ArrayStateMixin, TransformerMixin, ClassifierMixin, BaseEstimator):
     def _fit_batch(self, X: torch.Tensor, W: torch.Tensor, grid: torch.Tensor,
                    n_epochs: int) -> tuple[torch.Tensor, dict[str, list[float]]]:
         """The batch map for ``n_epochs`` epochs."""
+        import torch
+
+        from musicnn.models.classic.som_kernels import DECAYS, PROFILES, SMALL_WORK
+        from musicnn.models.classic.som_kernels import best_units as torch_best_units
+
         n, d = X.shape
         profile, decay = PROFILES[self.neighborhood], DECAYS[self.decay]
         sigma0, sigma1 = self._sigma0(), float(self.sigma_final)
@@ -423,7 +432,7 @@ class SOM(ArrayStateMixin, TransformerMixin, ClassifierMixin, BaseEstimator):
         history: dict[str, list[float]] = {"quantization_error": [], "sigma": []}
         n_units = W.shape[0]
         with progress_bar(n_epochs, "SOM (batch)", "epoch", bool(self.progress)) as bar:
-            d2, c = best_units(X, W)
+            d2, c = torch_best_units(X, W)
             for epoch in range(n_epochs):
                 sigma = decay(sigma0, sigma1, torch.tensor(epoch / max(n_epochs - 1, 1), dtype=torch.float64))
                 with single_thread(X.device, enabled=n * n_units * d < SMALL_WORK):
@@ -434,7 +443,7 @@ class SOM(ArrayStateMixin, TransformerMixin, ClassifierMixin, BaseEstimator):
                     num, den = H @ sums, H @ hits
                     # w_j = sum_i h_{j,c(i)} x_i / sum_i h_{j,c(i)}; a unit no sample reaches keeps its place
                     W = torch.where(den.unsqueeze(1) > 1e-12, num / den.clamp_min(1e-12).unsqueeze(1), W)
-                d2, c = best_units(X, W)
+                d2, c = torch_best_units(X, W)
                 history["quantization_error"].append(float(d2.sqrt().mean()))
                 history["sigma"].append(float(sigma))
                 bar.update(1)
@@ -458,9 +467,9 @@ class SOM(ArrayStateMixin, TransformerMixin, ClassifierMixin, BaseEstimator):
         self.unit_labels_ = classes[proba.argmax(1)].reshape(shape)
 
     # ------------------------------------------------------------------ queries
-    def _winners(self, Xs: torch.Tensor) -> np.ndarray:
+    def _winners(self, Xs: np.ndarray) -> np.ndarray:
         """Flat index of the best-matching unit of each standardised sample."""
-        return best_units(Xs, self._codebook())[1][:, 0].numpy()
+        return best_units(Xs, self._codebook())[1][:, 0]
 
     def _grid_coords(self, flat: np.ndarray) -> np.ndarray:
         return np.stack(np.unravel_index(flat, (self.n_rows, self.n_cols)), axis=1).astype(np.int64)
@@ -500,7 +509,7 @@ class SOM(ArrayStateMixin, TransformerMixin, ClassifierMixin, BaseEstimator):
     def quantization_error(self, X: Any) -> float:
         """Mean distance between each sample and its winner's prototype (standardised space)."""
         d2, _ = best_units(self._inputs(X), self._codebook())
-        return float(d2.double().sqrt().mean())
+        return float(np.sqrt(d2).mean())
 
     def topographic_error(self, X: Any) -> float:
         """Share of samples whose best and second-best units are not grid neighbours.
@@ -511,7 +520,6 @@ class SOM(ArrayStateMixin, TransformerMixin, ClassifierMixin, BaseEstimator):
         """
         _, units = best_units(self._inputs(X), self._codebook(), k=2)
         pos = self.unit_positions().reshape(-1, 2)
-        units = units.numpy()
         gap = np.linalg.norm(pos[units[:, 0]] - pos[units[:, 1]], axis=1)
         return float(np.mean(gap > 1.0 + GRID_EPS))
 
@@ -524,7 +532,7 @@ class SOM(ArrayStateMixin, TransformerMixin, ClassifierMixin, BaseEstimator):
             Large values mark borders between clusters (standardised space).
         """
         check_is_fitted(self)
-        W = self._codebook().double().numpy()
+        W = self._codebook().astype(np.float64)
         out = np.empty(W.shape[0])
         for j, near in enumerate(self.grid_neighbors()):
             out[j] = np.linalg.norm(W[near] - W[j], axis=1).mean()

@@ -1,9 +1,9 @@
 """The pieces of Kohonen's map: grids, neighbourhoods, schedules, initialisations, update rules.
 
-:class:`~musicnn.models.classic.som.SOM` is assembled from these, all in torch:
+:class:`~musicnn.models.classic.som.SOM` trains with these, in torch:
 
 * grids: where each unit sits in the plane (:func:`grid_positions`, :data:`TOPOLOGIES`)
-  and the grid distances between units;
+  and the grid distances between units (numpy, from :mod:`.som_grid`);
 * neighbourhoods ``h(d, sigma)`` of the grid distance to the winner (:data:`NEIGHBORHOODS`);
 * schedules taking ``eta`` and ``sigma`` from their initial to their final values (:data:`DECAYS`);
 * initial prototypes (:data:`INITS`);
@@ -19,7 +19,15 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from musicnn.checks import check_choice
+from musicnn.models.classic.som_grid import (  # noqa: F401 - the grid, re-exported for the map's pieces
+    DECAY_NAMES,
+    GRID_EPS,
+    INIT_NAMES,
+    NEIGHBORHOOD_NAMES,
+    TOPOLOGIES,
+    grid_distances,
+    grid_positions,
+)
 from musicnn.runtime import single_thread
 
 __all__ = [
@@ -36,8 +44,6 @@ __all__ = [
 
 #: Rows of X per chunk when a whole data set is matched against the map (bounds memory).
 _CHUNK = 8192
-#: Tolerance on grid distances: hexagonal neighbours sit at 1 up to rounding.
-GRID_EPS = 1e-6
 #: Steps smaller than this (samples x units x features multiply-adds, about 0.1 s on one
 #: core) run on one CPU thread.  Measured on a shared 2-core machine (load 6): a batch epoch
 #: of 10,000 x 400 units x 40 features took 0.02 s on one thread and 0.3 s on two, each
@@ -133,41 +139,6 @@ DECAYS: dict[str, Callable[[float, float, torch.Tensor], torch.Tensor]] = {
     "linear": _linear,
     "inverse": _inverse,
 }
-
-
-# --------------------------------------------------------------------------- grids
-def grid_positions(n_rows: int, n_cols: int, topology: str = "rectangular") -> np.ndarray:
-    """Positions of the units in the plane, shape (n_rows, n_cols, 2) as (row axis, column axis).
-
-    Rectangular: unit ``(r, c)`` sits at ``(r, c)``; its 4 nearest units are at distance 1.
-    Hexagonal (offset rows): odd rows are shifted half a unit along the columns and rows are
-    ``sqrt(3)/2`` apart, so unit ``(r, c)`` sits at ``(r sqrt(3)/2, c + (r mod 2)/2)`` and
-    its 6 nearest units are at distance 1.
-    """
-    check_choice("topology", topology, TOPOLOGIES)
-    r, c = np.meshgrid(np.arange(n_rows, dtype=np.float64), np.arange(n_cols, dtype=np.float64), indexing="ij")
-    return np.stack(TOPOLOGIES[topology](r, c), axis=-1)
-
-
-def _rectangular(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return r, c
-
-
-def _hexagonal(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return r * (math.sqrt(3.0) / 2.0), c + 0.5 * (r % 2)
-
-
-#: topology name -> ``(rows, cols) -> (row-axis, column-axis)`` positions
-TOPOLOGIES: dict[str, Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
-    "rectangular": _rectangular,
-    "hexagonal": _hexagonal,
-}
-
-
-def grid_distances(positions: np.ndarray) -> np.ndarray:
-    """Euclidean distances between all units on the grid, shape (U, U)."""
-    p = positions.reshape(-1, 2)
-    return np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(-1))
 
 
 # --------------------------------------------------------------------------- initialisations
