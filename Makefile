@@ -36,10 +36,12 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/features_throughput.py --n 200
+	$(BIN)/python benchmarks/decode_fft_bound.py
 	$(BIN)/python benchmarks/cold_start.py
 	$(BIN)/python benchmarks/accuracy.py --data $(DEMO_DATA)
 	$(BIN)/python benchmarks/accuracy.py --data $(DEMO_DATA) --seeds 0 1 2 --models deep
-	$(BIN)/python benchmarks/classify_throughput.py --n 20
+	$(BIN)/python benchmarks/classify_throughput.py --n 60
+	$(BIN)/python benchmarks/training_throughput.py
 	$(BIN)/python benchmarks/long_file_memory.py
 
 # Executes every course notebook and writes an HTML copy with its outputs into examples/_build/.
