@@ -599,3 +599,39 @@ def test_worker_processes_give_the_same_results_and_failures(songs, tmp_path):
         assert a.label == b.label and a.n_windows == b.n_windows
         np.testing.assert_array_equal(a.windows, b.windows)
         np.testing.assert_array_equal(a.starts, b.starts)
+
+
+def test_torchrun_processes_classify_their_shares_into_one_results_file(model_files, songs, tmp_path):
+    """2 processes: each classifies every other file into a part file, rank 0 merges them into
+    --out in input order: the rows of one process, and no part left behind; a rerun resumes."""
+    import os
+    import subprocess
+    import sys
+
+    files = [str(p) for p in songs] + [str(tmp_path / "missing.wav")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    base = ["-m", "musicnn", "-q", "classify", str(model_files["rbf"]), *files]
+    single = subprocess.run([sys.executable, *base, "--out", str(one)], env=env, capture_output=True, text=True)
+    assert single.returncode == 3, single.stderr[-2000:]  # the missing file
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *base,
+           "--out", str(two)]
+    proc = subprocess.run(run, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "missing.wav" in proc.stderr, proc.stderr[-3000:]
+    assert "2 processes classified 5 files" in proc.stderr
+    assert read_rows(two) == read_rows(one) and len(read_rows(two)) == 5
+    assert sorted(p.name for p in tmp_path.iterdir() if ".part" in p.name) == []
+    again = subprocess.run(run, env=env, capture_output=True, text=True, timeout=300)
+    assert "skipped 5 files already in" in again.stderr, again.stderr[-2000:]
+    assert read_rows(two) == read_rows(one)
+
+
+def test_classify_batch_under_torchrun_needs_a_results_file(model_files, songs, monkeypatch):
+    from musicnn.inference.parallel import classify_distributed
+    from musicnn.modelfile import load_with_spec
+    from musicnn.training.distributed import DistContext
+
+    est, spec, _ = load_with_spec(model_files["rbf"])
+    with pytest.raises(ConfigError, match="under torchrun .* give out="):
+        classify_distributed(None, est, spec, [str(songs[0])], DistContext(rank=0, world_size=2), out=None,
+                             segments=None, force=False)

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,31 @@ def _extract(paths, spec, cache, jobs, reference=None):
     os._exit(0 if ok else 1)
 
 
-def test_extraction_killed_at_random_points_then_rerun_equals_uninterrupted(note_paths, reference, spec, tmp_path):
+@pytest.fixture(scope="module")
+def slow_spec():
+    """Constant-Q features: slow enough per note (tens of ms) that every kill lands mid-run;
+    an MFCC takes ~2 ms, and a run could end between two looks at the cache."""
+    from musicnn.features import FeatureSpec
+
+    return FeatureSpec(kind="cqt", sr=16000, hop_length=512, duration=1.0)
+
+
+@pytest.fixture(scope="module")
+def slow_reference(note_paths, slow_spec, tmp_path_factory):
+    from musicnn.store import FeatureStore
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "n_fft=.* is too large", UserWarning)  # librosa's CQT, top octaves
+        res = FeatureStore(tmp_path_factory.mktemp("slow-reference")).extract(note_paths, slow_spec, jobs=1,
+                                                                              progress=False)
+    assert not res.failures
+    return {str(p): f for p, f in zip(note_paths, res.features)}
+
+
+@pytest.mark.filterwarnings("ignore:n_fft=.* is too large:UserWarning")  # librosa's CQT on its top octaves
+def test_extraction_killed_at_random_points_then_rerun_equals_uninterrupted(note_paths, slow_reference, slow_spec,
+                                                                           tmp_path):
+    reference, spec = slow_reference, slow_spec
     cache = tmp_path / "cache-killed"
     ctx = mp.get_context("fork")
     rng = np.random.default_rng(0)

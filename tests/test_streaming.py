@@ -238,7 +238,7 @@ def test_multi_minute_file_is_streamed_in_a_few_blocks(three_minutes, a_note, mo
     monkeypatch.setattr(musicnn.audio.io, "stream", instrumented)
     buffers = []
 
-    import musicnn.inference.engine as inference
+    import musicnn.inference.parallel as inference  # where the engine cuts streams into windows
 
     real_iter = inference.iter_windows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -94,6 +95,10 @@ def classify(ctx, args, top_k, fmt, overlap, hop, aggregate, out, segments, forc
     files) are combined by --aggregate and the top-k labels printed. Files that fail are
     skipped and listed at the end; the exit status is then 3.
 
+    Under torchrun (torchrun --nproc_per_node N -m musicnn classify ... --out results.csv,
+    on one machine or several sharing the folder) each process classifies every N-th file
+    into a part file of its own and rank 0 merges them into --out, in input order.
+
     \b
     Examples:
       musicnn classify note.wav other.flac        # the shipped instrument-family model
@@ -113,6 +118,14 @@ def classify(ctx, args, top_k, fmt, overlap, hop, aggregate, out, segments, forc
                             hop=hop, aggregate=aggregate, batch_size=batch_size, progress=progress_enabled(ctx),
                             jobs=jobs)
     preds, failures = report.predictions, report.failures
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world > 1:  # torchrun: the rows are in --out; rank 0 alone reports
+        if os.environ.get("RANK", "0") != "0":
+            ctx.exit(3 if failures else 0)
+        if report.skipped:
+            echo_err(f"skipped {len(report.skipped)} files already in {out}")
+        echo_err(f"{world} processes classified {len(files) - len(report.skipped) - len(failures)} files into {out}")
+        ctx.exit(report_failures(failures))
     if fmt == "json":
         click.echo(json.dumps([p.to_dict() for p in preds], indent=2))
     elif fmt == "csv":

@@ -47,8 +47,9 @@ import numpy as np
 from musicnn.checks import check_choice, check_int, describe_error
 from musicnn.choices import AGGREGATES, BATCH_SIZE
 from musicnn.errors import ConfigError
-from musicnn.features import FeatureSpec, compute
-from musicnn.inference.windows import iter_windows, window_features, window_geometry
+from musicnn.features import FeatureSpec
+from musicnn.inference.parallel import WindowSource, classify_distributed
+from musicnn.inference.windows import window_features, window_geometry
 from musicnn.inference.writers import BatchReport, ResultsFile, segment_paths, write_segments
 
 __all__ = [
@@ -66,9 +67,6 @@ __all__ = [
 
 #: Seconds of a file decoded per block when streaming, by default.
 BLOCK_SECONDS = 10.0
-#: Longest file (seconds) whose windows a worker process computes whole (``jobs > 1``);
-#: longer ones are streamed in the main process, in bounded memory.
-PARALLEL_MAX_SECONDS = 600.0
 
 
 @dataclass
@@ -230,7 +228,7 @@ def _run_windows(
     ``on_done(file, rows)`` is called with a file's ``(n_windows, ...)`` outputs as soon as
     its last window has been through ``fn``; ``on_fail(path, reason)`` for a file that
     failed; both in input order.  With ``jobs > 1`` the windows' features of the next files
-    are computed ahead by worker processes while ``fn`` runs here (:class:`_WindowSource`).
+    are computed ahead by worker processes while ``fn`` runs here (:class:`~.parallel.WindowSource`).
     """
     from musicnn.progress import progress_bar
 
@@ -309,7 +307,7 @@ def _run_windows(
                     raise _CallbackError() from exc
             bar.update(1)
 
-    source = _WindowSource(spec, win, step, block_seconds, paths, jobs)
+    source = WindowSource(spec, win, step, block_seconds, paths, jobs)
     threads = contextlib.ExitStack()
     if source.pool is not None:  # the workers have the other cores: the model runs on one thread
         from musicnn.runtime import single_thread
@@ -351,71 +349,6 @@ def _run_windows(
         threads.close()
         source.close()
         bar.close()
-
-
-class _WindowSource:
-    """The windows of each file with their features, in input order.
-
-    With one job they are streamed and computed here, window after window (a file of an
-    hour needs no more memory than a minute).  With ``jobs > 1`` worker processes
-    (:func:`musicnn.store.worker_pool`) compute the windows of the next ``2 * jobs`` files
-    ahead (:func:`~musicnn.inference.windows.file_windows`, the same windows and features),
-    while the model runs on the current ones; a file longer than
-    :data:`PARALLEL_MAX_SECONDS`, or whose header cannot be read, is still streamed here.
-    """
-
-    def __init__(self, spec: FeatureSpec, win: int | None, step: int | None, block_seconds: float,
-                 paths: Sequence[str | os.PathLike], jobs: int):
-        self.spec, self.win, self.step, self.block_seconds = spec, win, step, block_seconds
-        self.paths = list(paths)
-        self.pool = None
-        self.ahead: dict[int, Any] = {}
-        self.submitted = 0
-        self.depth = 2 * jobs
-        if jobs > 1 and len(self.paths) > 1:
-            from musicnn.store import worker_pool
-
-            self.pool = worker_pool(min(jobs, len(self.paths)))
-
-    def _in_parallel(self, path: str | os.PathLike) -> bool:
-        from musicnn.audio.io import duration
-        from musicnn.errors import MusicnnError
-
-        try:
-            return duration(path) <= PARALLEL_MAX_SECONDS
-        except MusicnnError:
-            return False  # streamed here, where the error is reported as usual
-
-    def windows(self, i: int):
-        """Yield ``(start, end, features)`` of every window of file ``i``."""
-        if self.pool is not None:
-            from musicnn.inference.windows import file_windows
-
-            while self.submitted < len(self.paths) and self.submitted <= i + self.depth:
-                j, self.submitted = self.submitted, self.submitted + 1
-                if self._in_parallel(self.paths[j]):
-                    self.ahead[j] = self.pool.apply_async(
-                        file_windows, (str(self.paths[j]), self.spec, self.win, self.step, self.block_seconds))
-        job = self.ahead.pop(i, None)
-        if job is None:
-            from musicnn.audio.io import stream
-
-            blocks = stream(self.paths[i], sr=self.spec.sr, block_seconds=self.block_seconds, allow_silent=False)
-            for start, end, w in iter_windows(blocks, self.win, self.step):
-                yield start, end, compute(w, self.spec)
-            return
-        import warnings
-
-        windows, caught = job.get()
-        for message, category in caught:
-            warnings.warn(message, category, stacklevel=2)
-        yield from windows
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-            self.pool = None
 
 
 def classify_files(
@@ -544,8 +477,27 @@ def classify_batch(
     Returns
     -------
     BatchReport
+
+    Notes
+    -----
+    Started by ``torchrun`` (``WORLD_SIZE > 1``), every process classifies its share of
+    the files (every ``WORLD_SIZE``-th one not yet in ``out``, which is then required) into
+    a results file of its own, and rank 0 merges them into ``out`` in input order
+    (:func:`~.parallel.classify_distributed`).
     """
+    from musicnn.training.distributed import context
+
     paths = [str(p) for p in paths]
+    dist = context("cpu")
+    if dist.enabled:
+        return classify_distributed(_classify_here, model, spec, paths, dist, out=out, segments=segments, force=force,
+                                    **kwargs)
+    return _classify_here(model, spec, paths, out=out, segments=segments, force=force, **kwargs)
+
+
+def _classify_here(model, spec: FeatureSpec, paths: list[str], *, out: Any, segments: Any, force: bool,
+                   **kwargs: Any) -> BatchReport:
+    """:func:`classify_batch` in this process."""
     seg_for = dict(zip(paths, segment_paths(segments, paths))) if segments is not None else {}
     classes = [str(c) for c in model.classes_]
     aggregate = kwargs.get("aggregate", "mean")

@@ -174,16 +174,23 @@ class ResultsFile:
                           "or write to another results file")
 
     @classmethod
-    def problem(cls, path: str | os.PathLike, classes: Sequence[str], *, aggregate: str | None = None) -> str | None:
-        """Why an existing ``path`` cannot be resumed by these classes and ``aggregate``
-        (the message a :class:`ResultsFile` would raise), or None: absent, empty or resumable.
-        Reads the file and changes nothing."""
+    def reader(cls, path: str | os.PathLike, classes: Sequence[str], *, aggregate: str | None = None) -> ResultsFile:
+        """A read-only view of ``path`` (:meth:`rows`); nothing is opened for writing."""
         probe = cls.__new__(cls)
         probe.path = Path(path)
         probe.format = check_suffix(probe.path, cls.SUFFIXES, "a results file")
         probe.classes = tuple(str(c) for c in classes)
         probe.aggregate = aggregate
         probe.header = [*_FIXED_COLUMNS, *_class_columns(probe.classes, _FIXED_COLUMNS)]
+        probe._done = set()
+        return probe
+
+    @classmethod
+    def problem(cls, path: str | os.PathLike, classes: Sequence[str], *, aggregate: str | None = None) -> str | None:
+        """Why an existing ``path`` cannot be resumed by these classes and ``aggregate``
+        (the message a :class:`ResultsFile` would raise), or None: absent, empty or resumable.
+        Reads the file and changes nothing."""
+        probe = cls.reader(path, classes, aggregate=aggregate)
         if probe.path.is_dir():
             return f"{probe.path} is a folder; give the name of a results file (.csv or .jsonl)"
         if not probe.path.exists() or probe.path.stat().st_size == 0:
@@ -282,6 +289,37 @@ class ResultsFile:
         self._fh.flush()
         self._done.add(pred.path)
         self._done.add(self._key(pred.path))
+
+    def rows(self) -> dict[str, str]:
+        """The complete rows of the file, as written, by path (in the file's order)."""
+        text, _, end = self._scan()
+        text = text[:end]
+        if self.format == ".csv":
+            out, start = {}, None
+            for row, stop, _ in _csv_records(text):
+                if start is not None:  # the first record is the header
+                    out[row[0]] = text[start:stop]
+                start = stop
+            return out
+        return {json.loads(line)["path"]: line for line in text.splitlines(keepends=True) if line.strip()}
+
+    def merge(self, parts: Sequence[str | os.PathLike], order: Sequence[str]) -> int:
+        """Append the rows of the results files ``parts`` (of the same classes), in the
+        input order ``order``, skipping files this one already holds; return the rows added."""
+        found: dict[str, str] = {}
+        for part in parts:
+            if Path(part).is_file() and Path(part).stat().st_size > 0:
+                found.update(ResultsFile.reader(part, self.classes, aggregate=self.aggregate).rows())
+        added = 0
+        with _writing(self.path, "the results file"):
+            for path in order:
+                line = found.get(str(path))
+                if line is not None and not self.has(path):
+                    self._fh.write(line if line.endswith("\n") else line + "\n")
+                    self._done.update((str(path), self._key(str(path))))
+                    added += 1
+            self._fh.flush()
+        return added
 
     def close(self) -> None:
         if self._fh is not None:
