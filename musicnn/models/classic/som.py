@@ -39,9 +39,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # torch is imported by fit alone
+    import torch
 
 from musicnn.checks import check_bool, check_choice, check_float, check_int, resolve_device, validate_arrays
 from musicnn.errors import ConfigError, DataError

@@ -19,15 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from musicnn.models.classic.som_grid import (  # noqa: F401 - the grid, re-exported for the map's pieces
-    DECAY_NAMES,
-    GRID_EPS,
-    INIT_NAMES,
-    NEIGHBORHOOD_NAMES,
-    TOPOLOGIES,
-    grid_distances,
-    grid_positions,
-)
+from musicnn.models.classic.som_grid import GRID_EPS, TOPOLOGIES, grid_positions  # noqa: F401 (re-exported)
 from musicnn.runtime import single_thread
 
 __all__ = [
