@@ -39,7 +39,6 @@ Rule for clips shorter than the analysis window: the signal is zero-padded at it
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import math
@@ -292,21 +291,6 @@ def preset(name: str, **changes: Any) -> FeatureSpec:
 
 # -- computation ------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=16)
-def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None):
-    """The mel filterbank (:func:`musicnn.spectral.mel_filterbank`) as a sparse matrix.
-
-    Each band covers few FFT bins; the sparse product is single-threaded and sums in a
-    fixed order, so features are bit-identical whatever the BLAS thread count, and it does
-    not start BLAS threads that would compete with parallel extraction workers.
-    """
-    import scipy.sparse
-
-    from musicnn import spectral
-
-    return scipy.sparse.csr_matrix(spectral.mel_filterbank(sr, n_fft, n_mels, fmin, fmax))
-
-
 def fit_length(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """Apply the short-clip rule: crop/pad to ``spec.duration``, then pad to ``n_fft``.
 
@@ -394,7 +378,7 @@ def _frames(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
                                                                         spec))
     if kind == "stft":
         return np.sqrt(power)
-    mel = _mel_basis(spec.sr, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax) @ power
+    mel = spectral.mel_power(power, spec.sr, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax)
     if kind == "mel":
         return mel
     if spec.norm == "pcen":
