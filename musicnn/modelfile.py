@@ -9,8 +9,9 @@ The safetensors header's metadata key ``"musicnn"`` holds a JSON object::
 non-array learned state (``learned_metadata``: class names, input shape, history).
 Loading rebuilds the estimator from the registry and restores its arrays; nothing is
 ever unpickled.  :func:`read_metadata` reads only the JSON and does not import torch;
-:func:`load_with_spec` also rebuilds the feature spec the model was trained on, and
-:func:`describe_model` says what a model file holds.
+:func:`load_with_spec` also rebuilds the feature spec the model was trained on,
+:func:`load_predictor` loads a CNN or MLP for inference as the same network run in numpy
+(no torch import), and :func:`describe_model` says what a model file holds.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "METADATA_KEY",
     "describe_model",
     "load_model",
+    "load_predictor",
     "load_with_spec",
     "read_metadata",
     "receptive_field_seconds",
@@ -426,6 +428,96 @@ def load_with_spec(path: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
     spec = _feature_spec(document, Path(path))
     _check_spec_fits(estimator, spec, Path(path))
     return estimator, spec, document
+
+
+def _dtype_name(safetensors_dtype: str) -> str:
+    """numpy's name of a safetensors dtype (``F32`` -> ``float32``)."""
+    kind = {"F": "float", "I": "int", "U": "uint", "BF": "bfloat"}
+    prefix = safetensors_dtype.rstrip("0123456789")
+    return "bool" if safetensors_dtype == "BOOL" else f"{kind.get(prefix, prefix)}{safetensors_dtype[len(prefix):]}"
+
+
+def _check_network(table: dict[str, tuple[str, tuple[int, ...]]],
+                   expected: dict[str, tuple[str, tuple[int, ...]]], path: Path) -> None:
+    """The file's arrays (from its header) against those of the network its hyper-parameters
+    describe, before any is read: the same refusals, worded the same, as the torch families'
+    checks of their state dict."""
+    def network_size(arrays: dict[str, tuple[str, tuple[int, ...]]]) -> int:
+        return sum(math.prod(shape) for name, (_, shape) in arrays.items() if name.startswith("module."))
+
+    wanted, held = network_size(expected), network_size(table)
+    if wanted > held:
+        raise ModelFileError(f"{path}: its hyper-parameters build a network of {wanted:,} values but the file "
+                             f"holds {held:,}; the file is corrupt")
+    missing, extra = sorted(set(expected) - set(table)), sorted(set(table) - set(expected))
+    if missing or extra:
+        what = f"lacks {missing[0]}" if missing else f"has an unknown array {extra[0]}"
+        raise ModelFileError(f"{path}: the stored network {what}; the file is corrupt")
+    for name, (dtype, shape) in expected.items():
+        got_dtype, got_shape = table[name]
+        if name.startswith("scaler.") and got_dtype != dtype:
+            raise ModelFileError(f"{path}: the array {name} is stored as {_dtype_name(got_dtype)}, "
+                                 f"not {_dtype_name(dtype)}; the file is corrupt")
+        if (got_dtype, got_shape) != (dtype, shape):
+            raise ModelFileError(f"{path}: the array {name} is {_dtype_name(got_dtype)} {got_shape}, but this "
+                                 f"network holds {_dtype_name(dtype)} {shape}; the file is corrupt")
+
+
+def load_predictor(path: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
+    """Load a model file for inference, without importing torch where it can.
+
+    A CNN or MLP file becomes a :class:`~musicnn.models.deep.numpy_forward.ForwardModel`
+    (the same network run in numpy: ``predict_proba``, ``predict``, ``embed``); any other
+    file, or one whose hyper-parameters that module does not know, is loaded by
+    :func:`load_with_spec`.  The arrays are checked against the network the
+    hyper-parameters describe before any is read.
+
+    Returns
+    -------
+    predictor, spec, metadata
+        As :func:`load_with_spec`.
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load_with_spec`.
+    """
+    from musicnn.models.deep import numpy_forward
+    from musicnn.models.state import checked_input, classes_from_json
+
+    path = Path(path)
+    document = read_metadata(path)
+    family = document["family"]
+    params = {name: _tuples(value) for name, value in document["params"].items()}
+    if not numpy_forward.supports(family, params):
+        return load_with_spec(path)
+    table = _tensor_table(path)
+    _check_sizes(document, table, path)
+    learned = document["learned"]
+    try:
+        classes = classes_from_json(learned["classes"], learned.get("classes_dtype", "<U1"))
+        input_shape, _ = checked_input(learned, 3 if family == "cnn" else 2)
+        expected = numpy_forward.expected_arrays(family, params, input_shape, len(classes))
+    except ModelFileError as err:
+        raise ModelFileError(f"{path}: {err}") from err
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(f"{path}: the stored arrays do not fit a {family!r} model "
+                             f"({type(err).__name__}: {err}); the file is corrupt") from err
+    _check_network(table, expected, path)
+    from safetensors.numpy import load_file
+
+    try:
+        arrays = load_file(str(path))
+        model = numpy_forward.from_arrays(family, params, arrays, classes=classes, input_shape=input_shape)
+    except ModelFileError as err:
+        raise ModelFileError(f"{path}: {err}") from err
+    except Exception as err:
+        raise ModelFileError(f"{path}: cannot read the model's arrays ({err}); the file is corrupt") from err
+    _check_classes(model, path)
+    _smoke_test(model, path)
+    spec = _feature_spec(document, path)
+    _check_spec_fits(model, spec, path)
+    return model, spec, document
 
 
 def _check_spec_fits(estimator: Any, spec: Any, path: Path) -> None:

@@ -136,7 +136,7 @@ def _crafted(models, tmp: Path) -> dict[str, tuple[Path, str]]:
          r"not a valid safetensors model file")
     case("standardisation relabelled U8",
          write_parts(tmp / "u8.safetensors", _relabel_bytes(header, "scaler.mean", "U8", 4), data),
-         r"the array scaler.mean is stored as torch.uint8, not float32; the file is corrupt")
+         r"the array scaler.mean is stored as uint8, not float32; the file is corrupt")
     case("a type no model stores",
          write_parts(tmp / "f8.safetensors", _relabel_bytes(header, "scaler.mean", "F8_E4M3", 4), data),
          r"arrays of type F8_E4M3, which no musicnn model stores; the file is corrupt")

@@ -108,12 +108,12 @@ def classify(ctx, args, top_k, fmt, overlap, hop, aggregate, out, segments, forc
     """
     from musicnn.inference.engine import classify_batch
     from musicnn.inference.writers import RESULTS_SUFFIXES, check_suffix, segment_paths
-    from musicnn.modelfile import load_with_spec
+    from musicnn.modelfile import load_predictor
 
     model, files = _model_and_files(ctx, args, hop, "classify")
     _checked_path(out, lambda p: check_suffix(p, RESULTS_SUFFIXES, "a results file"), "--out")
     _checked_path(segments, lambda p: segment_paths(p, files), "--segments")
-    est, spec, _ = load_with_spec(model)
+    est, spec, _ = load_predictor(model)
     report = classify_batch(est, spec, files, out=out, segments=segments, force=force, top_k=top_k, overlap=overlap,
                             hop=hop, aggregate=aggregate, batch_size=batch_size, progress=progress_enabled(ctx),
                             jobs=jobs)
@@ -170,12 +170,12 @@ def embed(ctx, args, out, force, overlap, hop, batch_size) -> None:
     """
     from musicnn.inference.engine import embed_files
     from musicnn.inference.writers import EMBEDDING_SUFFIXES, check_new_output, check_suffix, write_embeddings
-    from musicnn.modelfile import load_with_spec
+    from musicnn.modelfile import load_predictor
 
     _checked_path(out, lambda p: check_suffix(p, EMBEDDING_SUFFIXES, "an embeddings file"), "--out")
     model, files = _model_and_files(ctx, args, hop, "embed")
     check_new_output(out, force=force)  # before any work
-    est, spec, _ = load_with_spec(model)
+    est, spec, _ = load_predictor(model)
     paths, emb, failures = embed_files(est, spec, files, overlap=overlap, hop=hop, batch_size=batch_size,
                                        progress=progress_enabled(ctx))
     if not paths:

@@ -16,7 +16,7 @@ import numpy as np
 
 from musicnn.errors import ModelFileError
 
-__all__ = ["ArrayStateMixin", "INTEGER_STATE", "DIAGNOSTIC_STATE"]
+__all__ = ["ArrayStateMixin", "INTEGER_STATE", "DIAGNOSTIC_STATE", "checked_input", "classes_from_json"]
 
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -138,3 +138,29 @@ class ArrayStateMixin:
         if (not isinstance(key, str) or not key.isidentifier() or not key.endswith("_") or key.startswith("_")
                 or hasattr(type(self), key)):
             raise ModelFileError(f"{key!r} is not a learned attribute of {type(self).__name__}; the file is corrupt")
+
+
+def checked_input(learned: dict[str, Any], ndim: int) -> tuple[tuple[int, ...], int]:
+    """The input shape and feature count a model file records, checked."""
+    shape, n_features = learned["input_shape"], learned["n_features_in"]
+    if (not isinstance(shape, list) or len(shape) != ndim - 1
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
+        raise ModelFileError(f"input_shape={shape!r} is not {ndim - 1} positive sizes; the file is corrupt")
+    if n_features != shape[-1]:
+        raise ModelFileError(f"n_features_in={n_features!r} does not match input_shape={shape!r}; "
+                             "the file is corrupt")
+    return tuple(shape), int(n_features)
+
+
+def classes_from_json(values: list[str], dtype_str: str) -> np.ndarray:
+    """Invert ``[str(c) for c in classes_]`` given the original dtype string."""
+    dtype = np.dtype(dtype_str)
+    if dtype.kind == "b":
+        return np.array([v == "True" for v in values], dtype=dtype)
+    if dtype.kind in "iu":
+        return np.array([int(v) for v in values], dtype=dtype)
+    if dtype.kind == "f":
+        return np.array([float(v) for v in values], dtype=dtype)
+    if dtype.kind == "O":
+        return np.array(values, dtype=object)
+    return np.array(values, dtype=dtype if dtype.kind in "US" else None)

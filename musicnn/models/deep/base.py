@@ -25,6 +25,7 @@ import torch
 from musicnn.checks import check_inputs, class_targets, require_y, validate_arrays
 from musicnn.errors import ConfigError, DataError, ModelFileError
 from musicnn.models.deep.params import TRAINING_PARAMETERS, declare_signature, store_params
+from musicnn.models.state import checked_input, classes_from_json
 from musicnn.models.estimator import BaseEstimator, ClassifierMixin, check_is_fitted
 from musicnn.runtime import torch_seeded
 from musicnn.scaling import fit_standardiser, standardise
@@ -410,8 +411,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         Raises ``KeyError``/``ValueError``/``RuntimeError`` when they do not fit this
         estimator; :func:`musicnn.modelfile.load_model` turns those into ModelFileError.
         """
-        classes = _classes_from_json(learned["classes"], learned.get("classes_dtype", "<U1"))
-        input_shape, n_features = _checked_input(learned, self._input_ndim)
+        classes = classes_from_json(learned["classes"], learned.get("classes_dtype", "<U1"))
+        input_shape, n_features = checked_input(learned, self._input_ndim)
         state = {
             k[len("module.") :]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("module.")
         }
@@ -424,7 +425,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             if value is None:
                 raise ValueError(f"the array {name} is missing")
             if torch.as_tensor(value).dtype != torch.float32:
-                raise ModelFileError(f"the array {name} is stored as {torch.as_tensor(value).dtype}, "
+                raise ModelFileError(f"the array {name} is stored as {str(torch.as_tensor(value).dtype).replace('torch.', '')}, "
                                      "not float32; the file is corrupt")
         mean = np.asarray(arrays["scaler.mean"], dtype=np.float32)
         scale = np.asarray(arrays["scaler.scale"], dtype=np.float32)
@@ -448,18 +449,6 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
 
 declare_signature(TorchClassifier)
-
-
-def _checked_input(learned: dict[str, Any], ndim: int) -> tuple[tuple[int, ...], int]:
-    """The input shape and feature count a model file records, checked."""
-    shape, n_features = learned["input_shape"], learned["n_features_in"]
-    if (not isinstance(shape, list) or len(shape) != ndim - 1
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
-        raise ModelFileError(f"input_shape={shape!r} is not {ndim - 1} positive sizes; the file is corrupt")
-    if n_features != shape[-1]:
-        raise ModelFileError(f"n_features_in={n_features!r} does not match input_shape={shape!r}; "
-                             "the file is corrupt")
-    return tuple(shape), int(n_features)
 
 
 def _check_state(estimator: TorchClassifier, state: dict[str, torch.Tensor], input_shape: tuple[int, ...],
@@ -491,17 +480,3 @@ def _check_state(estimator: TorchClassifier, state: dict[str, torch.Tensor], inp
         if got.is_floating_point() and not bool(torch.isfinite(got).all()):
             raise ModelFileError(f"the array module.{name} holds non-finite weights (NaN or infinity); "
                                  "the file is corrupt or the training diverged")
-
-
-def _classes_from_json(values: list[str], dtype_str: str) -> np.ndarray:
-    """Invert ``[str(c) for c in classes_]`` given the original dtype string."""
-    dtype = np.dtype(dtype_str)
-    if dtype.kind == "b":
-        return np.array([v == "True" for v in values], dtype=dtype)
-    if dtype.kind in "iu":
-        return np.array([int(v) for v in values], dtype=dtype)
-    if dtype.kind == "f":
-        return np.array([float(v) for v in values], dtype=dtype)
-    if dtype.kind == "O":
-        return np.array(values, dtype=object)
-    return np.array(values, dtype=dtype if dtype.kind in "US" else None)

@@ -22,17 +22,24 @@ jump: the distance in input cells between two neighbouring output units).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from musicnn.errors import ConfigError, DataError
-from musicnn.checks import check_bool, check_choice, check_float, check_int
 from musicnn.models.deep.base import ClassifierNet, TorchClassifier
-from musicnn.models.deep.params import positive_ints, store_params
+from musicnn.models.deep.conv_layout import (
+    GLOBAL_POOLS,
+    POOL_TYPES,
+    ConvSpec,
+    Pair,
+    ReceptiveField,
+    conv_output_size,
+    conv_spec,
+    map_shapes,
+    receptive_field,
+)
+from musicnn.models.deep.params import store_params
 
 __all__ = [
     "ACTIVATIONS",
@@ -55,206 +62,6 @@ ACTIVATIONS: dict[str, type[torch.nn.Module]] = {
     "tanh": torch.nn.Tanh,
     "sigmoid": torch.nn.Sigmoid,
 }
-
-#: local pooling after each block
-POOL_TYPES = ("max", "avg")
-
-#: global pooling over time and frequency before the head
-GLOBAL_POOLS = ("avgmax", "avg", "max")
-
-_AXES = ("frames", "bins")
-
-Pair = tuple[int, int]
-
-
-# --------------------------------------------------------------------------- receptive field
-@dataclass(frozen=True)
-class ReceptiveField:
-    """Receptive field of a stack of layers, per input axis.
-
-    Attributes
-    ----------
-    size : tuple of int
-        Input cells one output unit sees, per axis (time first): ``r``.
-    jump : tuple of int
-        Input cells between two neighbouring output units, per axis: ``j``, the
-        product of the strides.
-
-    Iterating gives ``size``: ``frames, bins = rf``.
-    """
-
-    size: tuple[int, ...]
-    jump: tuple[int, ...]
-
-    @property
-    def frames(self) -> int:
-        """Size on the time axis (the first)."""
-        return self.size[0]
-
-    @property
-    def bins(self) -> int:
-        """Size on the frequency axis (the second); raises for a 1-D field."""
-        if len(self.size) < 2:
-            raise AttributeError("a 1-D receptive field has no frequency axis")
-        return self.size[1]
-
-    @property
-    def jump_frames(self) -> int:
-        """Jump on the time axis."""
-        return self.jump[0]
-
-    @property
-    def jump_bins(self) -> int:
-        """Jump on the frequency axis; raises for a 1-D field."""
-        if len(self.jump) < 2:
-            raise AttributeError("a 1-D receptive field has no frequency axis")
-        return self.jump[1]
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.size)
-
-    def __len__(self) -> int:
-        return len(self.size)
-
-    def __str__(self) -> str:
-        n = len(self.size)
-        names = _AXES[:n] if n <= 2 else tuple(f"axis{i}" for i in range(n))
-        size = " x ".join(f"{n} {name}" for n, name in zip(self.size, names))
-        return f"{size} (jump {' x '.join(str(j) for j in self.jump)})"
-
-
-def _axis_values(value: Any, ndim: int, what: str) -> tuple[int, ...]:
-    """An int (every axis) or a sequence of ``ndim`` ints, as a tuple of ``ndim`` ints >= 1."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        values: tuple[Any, ...] = (value,) * ndim
-    elif isinstance(value, (tuple, list)) and len(value) == ndim:
-        values = tuple(value)
-    else:
-        raise ConfigError(f"{what}={value!r} must be an integer or a sequence of {ndim} integers")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ConfigError(f"{what}={value!r} must hold integers >= 1")
-    return tuple(int(v) for v in values)
-
-
-def receptive_field(layers: Sequence[Sequence[Any]], ndim: int = 2) -> ReceptiveField:
-    """Receptive field size and jump of a stack of convolution and pooling layers.
-
-    Parameters
-    ----------
-    layers : sequence of (kernel, stride) or (kernel, stride, dilation)
-        One entry per layer, input side first.  Each of kernel, stride and dilation is
-        an int (the same on every axis) or a sequence of ``ndim`` ints (time first).  A
-        pooling layer is ``(window, stride)``, usually with ``stride == window``.
-        Padding does not change the receptive field.
-    ndim : int, default=2
-        Number of axes: 2 for (time, frequency), 1 for time only.
-
-    Returns
-    -------
-    ReceptiveField
-        ``size`` and ``jump`` per axis, from the recurrence
-        ``r_out = r_in + (k - 1) d j_in`` and ``j_out = j_in s``, starting at
-        ``r = j = 1``.
-
-    Raises
-    ------
-    ConfigError
-        When a layer is not of that form.
-
-    Examples
-    --------
-    >>> str(receptive_field([(3, 1), (2, 2), (3, 1), (2, 2)]))
-    '10 frames x 10 bins (jump 4 x 4)'
-    """
-    check_int("ndim", ndim, minimum=1)
-    size = [1] * ndim
-    jump = [1] * ndim
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, (tuple, list)) or len(layer) not in (2, 3):
-            raise ConfigError(
-                f"layer {i} = {layer!r} must be (kernel, stride) or (kernel, stride, dilation)"
-            )
-        k = _axis_values(layer[0], ndim, f"layer {i} kernel")
-        s = _axis_values(layer[1], ndim, f"layer {i} stride")
-        d = _axis_values(layer[2], ndim, f"layer {i} dilation") if len(layer) == 3 else (1,) * ndim
-        for a in range(ndim):
-            size[a] += (k[a] - 1) * d[a] * jump[a]
-            jump[a] *= s[a]
-    return ReceptiveField(tuple(size), tuple(jump))
-
-
-def conv_output_size(n: int, kernel: int, stride: int = 1, dilation: int = 1, padding: int = 0) -> int:
-    """Cells on one axis after a convolution: ``floor((n + 2p - d (k - 1) - 1) / s) + 1``.
-
-    May be zero or negative: the feature map vanishes.
-    """
-    return (n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
-# --------------------------------------------------------------------------- parameter checks
-def _as_pair(name: str, value: Any, *, minimum: int) -> Pair:
-    """``value`` (int, or (time, freq) pair of ints) as a pair; ConfigError otherwise."""
-    ok = True
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        pair: tuple[Any, ...] = (value, value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        pair = tuple(value)
-    else:
-        ok, pair = False, ()
-    ok = ok and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in pair
-    )
-    if not ok:
-        raise ConfigError(
-            f"{name}={value!r} is not valid; give an integer >= {minimum} or a (time, freq) "
-            f"pair of integers >= {minimum}"
-        )
-    return int(pair[0]), int(pair[1])
-
-
-def _as_padding(value: Any) -> str | Pair:
-    """``"same"``, or the padding pair (``"valid"`` means 0)."""
-    if isinstance(value, str):
-        if value in ("same", "valid"):
-            return "same" if value == "same" else (0, 0)
-        raise ConfigError(
-            f"padding={value!r} is not valid; choose 'same', 'valid', an integer >= 0 or a "
-            "(time, freq) pair of integers >= 0"
-        )
-    return _as_pair("padding", value, minimum=0)
-
-
-@dataclass(frozen=True)
-class ConvSpec:
-    """Checked, normalised convolution parameters of a block (pairs are (time, freq))."""
-
-    channels: tuple[int, ...]
-    kernel: Pair
-    stride: Pair
-    dilation: Pair
-    padding: Pair
-    pool: Pair
-    pool_type: str
-    activation: str
-    batch_norm: bool
-    dropout: float
-    global_pool: str
-
-
-def _same_padding(kernel: Pair, dilation: Pair, given: Any) -> Pair:
-    """Symmetric 'same' padding ``d (k - 1) / 2``; ConfigError when it is not whole."""
-    pad = []
-    for axis, k, d in zip(("time", "freq"), kernel, dilation):
-        if (d * (k - 1)) % 2:
-            raise ConfigError(
-                f"kernel_size={given!r} must be odd with padding='same' (on the {axis} axis "
-                f"dilation x (kernel - 1) = {d * (k - 1)} cannot be split evenly): use an odd "
-                "kernel, an even dilation, or an integer padding"
-            )
-        pad.append(d * (k - 1) // 2)
-    return pad[0], pad[1]
-
 
 # --------------------------------------------------------------------------- network
 class ConvBlock(torch.nn.Module):
@@ -301,34 +108,8 @@ class SpectrogramNet(ClassifierNet):
         self.head = torch.nn.Linear(width, n_classes)
 
     def map_shapes(self, frames: int, bins: int) -> list[Pair]:
-        """(frames, bins) of the input and after each block, for clips of that shape.
-
-        Raises
-        ------
-        DataError
-            When the feature map vanishes (a convolution would leave no cell), naming the
-            clip shape, the block and what to change.
-        """
-        spec = self.spec
-        shapes = [(frames, bins)]
-        for i in range(len(spec.channels)):
-            before = shapes[-1]
-            after = tuple(
-                conv_output_size(n, spec.kernel[a], spec.stride[a], spec.dilation[a], spec.padding[a])
-                for a, n in enumerate(before)
-            )
-            if min(after) < 1:
-                raise DataError(
-                    f"clips of {frames} frames x {bins} bins are too small for this network: "
-                    f"the feature map vanishes at convolution block {i + 1} of {len(spec.channels)} "
-                    f"(its input is {before[0]} x {before[1]}; kernel {spec.kernel}, stride "
-                    f"{spec.stride}, dilation {spec.dilation}, padding {spec.padding} give "
-                    f"{after[0]} x {after[1]}); use padding='same', a smaller kernel, stride or "
-                    "dilation, fewer blocks, or longer clips"
-                )
-            pooled = tuple(n // min(p, n) for n, p in zip(after, spec.pool))
-            shapes.append((int(pooled[0]), int(pooled[1])))
-        return shapes
+        """(frames, bins) of the input and after each block (:func:`~.conv_layout.map_shapes`)."""
+        return map_shapes(self.spec, frames, bins)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The last block's feature map, shape (batch, channels[-1], frames', bins')."""
@@ -430,32 +211,7 @@ class SpectrogramCNN(TorchClassifier):
     # ------------------------------------------------------------------ parameters
     def _spec(self) -> ConvSpec:
         """The checked, normalised convolution parameters; ConfigError names a bad one."""
-        channels = positive_ints("channels", self.channels)
-        kernel = _as_pair("kernel_size", self.kernel_size, minimum=1)
-        stride = _as_pair("stride", self.stride, minimum=1)
-        dilation = _as_pair("dilation", self.dilation, minimum=1)
-        padding = _as_padding(self.padding)
-        if padding == "same":
-            padding = _same_padding(kernel, dilation, self.kernel_size)
-        pool = _as_pair("pool", self.pool, minimum=1)
-        check_choice("pool_type", self.pool_type, POOL_TYPES)
-        check_choice("activation", self.activation, tuple(ACTIVATIONS))
-        check_bool("batch_norm", self.batch_norm)
-        check_float("dropout", self.dropout, low=0.0, high=1.0)
-        check_choice("global_pool", self.global_pool, GLOBAL_POOLS)
-        return ConvSpec(
-            channels=channels,
-            kernel=kernel,
-            stride=stride,
-            dilation=dilation,
-            padding=padding,  # type: ignore[arg-type]
-            pool=pool,
-            pool_type=self.pool_type,
-            activation=self.activation,
-            batch_norm=bool(self.batch_norm),
-            dropout=float(self.dropout),
-            global_pool=self.global_pool,
-        )
+        return conv_spec(self.get_params())
 
     def _check_params(self) -> None:
         super()._check_params()
