@@ -60,34 +60,46 @@ def _activate(x: np.ndarray, name: str) -> np.ndarray:
 
 
 def _conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, spec: ConvSpec) -> np.ndarray:
-    """A 2-D convolution of a channels-last batch ``(n, frames, bins, c_in)`` as one matrix product.
+    """A 2-D convolution of a batch ``(n, c_in, frames, bins)``: im2col, then one matrix product per clip.
 
     ``weight`` is torch's ``(c_out, c_in, k_t, k_f)``; zero padding, stride and dilation as
-    ``torch.nn.Conv2d``.  Returns ``(n, frames', bins', c_out)``.
+    ``torch.nn.Conv2d``.  The im2col matrix ``(n, c_in k_t k_f, frames' bins')`` is filled
+    one kernel tap at a time, each a copy of whole rows of the map.  Returns
+    ``(n, c_out, frames', bins')``.
     """
     c_out, c_in, kt, kf = weight.shape
     (pt, pf), (st, sf), (dt, df) = spec.padding, spec.stride, spec.dilation
     if pt or pf:
-        x = np.pad(x, ((0, 0), (pt, pt), (pf, pf), (0, 0)))
-    span = (dt * (kt - 1) + 1, df * (kf - 1) + 1)
-    windows = np.lib.stride_tricks.sliding_window_view(x, span, axis=(1, 2))  # (n, T, F, c, span_t, span_f)
-    windows = windows[:, ::st, ::sf, :, ::dt, ::df]
-    n, t_out, f_out = windows.shape[:3]
-    columns = windows.reshape(n * t_out * f_out, c_in * kt * kf)
-    out = columns @ weight.reshape(c_out, -1).T
-    out += bias
-    return out.reshape(n, t_out, f_out, c_out)
+        x = np.pad(x, ((0, 0), (0, 0), (pt, pt), (pf, pf)))
+    n, _, t_in, f_in = x.shape
+    t_out = (t_in - dt * (kt - 1) - 1) // st + 1
+    f_out = (f_in - df * (kf - 1) - 1) // sf + 1
+    columns = np.empty((n, c_in, kt, kf, t_out, f_out), dtype=np.float32)
+    for i in range(kt):
+        for j in range(kf):
+            columns[:, :, i, j] = x[:, :, i * dt: i * dt + st * (t_out - 1) + 1: st,
+                                    j * df: j * df + sf * (f_out - 1) + 1: sf]
+    out = weight.reshape(c_out, c_in * kt * kf) @ columns.reshape(n, c_in * kt * kf, t_out * f_out)
+    out += bias[:, None]
+    return out.reshape(n, c_out, t_out, f_out)
 
 
 def _pool(x: np.ndarray, window: tuple[int, int], kind: str) -> np.ndarray:
-    """Non-overlapping max or average pooling of ``(n, frames, bins, c)``, the window shrunk to
+    """Non-overlapping max or average pooling of ``(n, c, frames, bins)``, the window shrunk to
     the map (as the torch block does), a ragged edge dropped (torch's floor mode)."""
-    n, t, f, c = x.shape
+    t, f = x.shape[2:]
     wt, wf = min(window[0], t), min(window[1], f)
     if (wt, wf) == (1, 1):
         return x
-    x = x[:, : t // wt * wt, : f // wf * wf].reshape(n, t // wt, wt, f // wf, wf, c)
-    return x.max(axis=(2, 4)) if kind == "max" else x.mean(axis=(2, 4), dtype=np.float32)
+    t_out, f_out = t // wt, f // wf
+    taps = [x[:, :, i: i + wt * t_out: wt, j: j + wf * f_out: wf] for i in range(wt) for j in range(wf)]
+    out = taps[0].copy()
+    combine = np.maximum if kind == "max" else np.add
+    for tap in taps[1:]:
+        combine(out, tap, out=out)
+    if kind != "max":
+        out *= np.float32(1.0 / (wt * wf))
+    return out
 
 
 class ForwardModel:
@@ -138,16 +150,16 @@ class ForwardModel:
         map_shapes(spec, int(Xs.shape[1]), int(Xs.shape[2]))  # DataError when clips are too short
         parts = []
         for start in range(0, len(Xs), _CHUNK):
-            h = Xs[start:start + _CHUNK, :, :, None]
+            h = Xs[start:start + _CHUNK, None]  # (n, 1 channel, frames, bins)
             for _, (w, b) in self._layers:
                 h = _pool(_activate(_conv2d(h, w, b, spec), spec.activation), spec.pool, spec.pool_type)
-            avg = h.mean(axis=(1, 2), dtype=np.float32)
+            avg = h.mean(axis=(2, 3), dtype=np.float32)
             if spec.global_pool == "avg":
                 parts.append(avg)
             elif spec.global_pool == "max":
-                parts.append(h.max(axis=(1, 2)))
+                parts.append(h.max(axis=(2, 3)))
             else:
-                parts.append(np.concatenate([avg, h.max(axis=(1, 2))], axis=1))
+                parts.append(np.concatenate([avg, h.max(axis=(2, 3))], axis=1))
         return np.concatenate(parts, axis=0)
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
