@@ -1,4 +1,4 @@
-"""Short-time spectra written out with numpy (scipy.fft for the DCT): STFT power, mel filterbank, decibels, DCT, deltas.
+"""Short-time spectra written out with numpy: STFT power, mel filterbank, decibels, DCT, deltas.
 
 They follow librosa's conventions and give its results within float32 rounding
 (``tests/test_spectral.py`` compares them), without importing librosa: the log-mel and MFCC
@@ -162,10 +162,26 @@ def power_to_db(S: np.ndarray, top_db: float | None = None) -> np.ndarray:
 
 
 def dct(S: np.ndarray, n: int) -> np.ndarray:
-    """The first ``n`` coefficients of the orthonormal DCT-II along axis 0 (MFCCs of log-mel bands)."""
-    import scipy.fft
+    """The first ``n`` coefficients of the orthonormal DCT-II along axis 0 (MFCCs of log-mel bands).
 
-    return scipy.fft.dct(S, type=2, norm="ortho", axis=0, workers=1)[:n]
+    Computed in float64 with numpy's FFT of the even-odd reordered bands (Makhoul's
+    algorithm: ``y_k = 2 Re(e^{-i pi k / 2M} FFT(v)_k)``, then the orthonormal scaling),
+    which gives scipy's ``dct(norm="ortho")`` without importing ``scipy.fft`` (0.3 s);
+    returned in ``S``'s float type.
+    """
+    S = np.asarray(S)
+    m = S.shape[0]
+    # frames first, bands last and contiguous: the FFTs run along memory
+    v = np.empty(S.shape[::-1], dtype=np.float64)
+    v[:, : (m + 1) // 2] = S[0::2].T
+    v[:, (m + 1) // 2:] = S[1::2][::-1].T
+    n = min(n, m)
+    spectrum = np.fft.rfft(v, axis=1)[:, :n] if n <= m // 2 + 1 else np.fft.fft(v, axis=1)[:, :n]
+    twiddle = np.exp(-1j * np.pi * np.arange(n) / (2 * m))
+    y = 2.0 * (spectrum * twiddle).real
+    y[:, 0] *= math.sqrt(1.0 / (4 * m))
+    y[:, 1:] *= math.sqrt(1.0 / (2 * m))
+    return np.ascontiguousarray(y.T, dtype=S.dtype if np.issubdtype(S.dtype, np.floating) else np.float64)
 
 
 @functools.lru_cache(maxsize=8)
