@@ -74,6 +74,9 @@ ROWS: dict[str, dict] = {
     "epochs30": dict(params=dict(max_epochs=30)),
     # combinations of the rows that won alone
     "eq-reverb-x2": dict(audio="eq,reverb,gain", copies=2),
+    # three networks (seeds s, s + 1000, s + 2000) on one augmented copy, probabilities averaged;
+    # each member's own accuracy is recorded beside the ensemble's
+    "eq-reverb-ensemble3": dict(audio="eq,reverb,gain", copies=1, ensemble=3),
     "eq-reverb+clip": dict(spec=dict(norm="clip"), audio="eq,reverb,gain", copies=1),
     "audio-all": dict(audio="eq,reverb,noise,pitch,gain", copies=1),
 }
@@ -146,6 +149,7 @@ def run_one(coll, name: str, protocol: str, seed: int, store, external=None) -> 
     test_sets = {k: load_features(v, spec, store=store, jobs=2, progress=False) for k, v in tests.items()}
     t0 = time.perf_counter()
     probas = {k: 0.0 for k in test_sets}
+    members: list[float] = []
     n_models = row.get("ensemble", 1)
     for m in range(n_models):
         params = _params(row, seed + 1000 * m)
@@ -156,7 +160,10 @@ def run_one(coll, name: str, protocol: str, seed: int, store, external=None) -> 
             fit_kw = dict(X_val=val.X, y_val=val.y)
         est.fit(X, y, **fit_kw)
         for k, ds in test_sets.items():
-            probas[k] = probas[k] + est.predict_proba(ds.X)
+            proba = est.predict_proba(ds.X)
+            probas[k] = probas[k] + proba
+            if k == "test" and n_models > 1:
+                members.append(round(float(accuracy_score(ds.y, est.classes_[np.argmax(proba, axis=1)])), 4))
     out = {"row": name, "protocol": protocol, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
            "n_train": int(len(y))}
     for k, ds in test_sets.items():
@@ -165,6 +172,8 @@ def run_one(coll, name: str, protocol: str, seed: int, store, external=None) -> 
         out[f"{prefix}n"] = int(len(ds.y))
         out[f"{prefix}accuracy"] = round(float(accuracy_score(ds.y, pred)), 4)
         out[f"{prefix}macro_f1"] = round(float(f1_score(ds.y, pred, average="macro")), 4)
+    if members:
+        out["member_accuracy"] = members
     return out
 
 
