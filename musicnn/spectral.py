@@ -67,11 +67,17 @@ def stft_power(y: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
     padded = np.pad(y, n_fft // 2)
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
     window = hann_window(n_fft)
-    power = np.empty((1 + n_fft // 2, len(frames)), dtype=np.float32)
+    # frames first while computing (every write runs along memory), bins first once at the end
+    power = np.empty((len(frames), 1 + n_fft // 2), dtype=np.float32)
+    windowed = np.empty((min(BLOCK_FRAMES, len(frames)), n_fft), dtype=np.float64)
     for start in range(0, len(frames), BLOCK_FRAMES):
-        spectrum = np.fft.rfft(frames[start:start + BLOCK_FRAMES] * window, axis=-1)
-        power[:, start:start + BLOCK_FRAMES] = (spectrum.real * spectrum.real + spectrum.imag * spectrum.imag).T
-    return power
+        block = frames[start:start + BLOCK_FRAMES]
+        buf = windowed[:len(block)]
+        np.multiply(block, window, out=buf)
+        parts = np.fft.rfft(buf, axis=-1).view(np.float64).reshape(len(block), -1, 2)
+        parts *= parts
+        np.add(parts[..., 0], parts[..., 1], out=power[start:start + len(block)], casting="same_kind")
+    return np.ascontiguousarray(power.T)
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
