@@ -118,10 +118,11 @@ class ForwardModel:
         The estimator's hyper-parameters, as the model file stores them.
     """
 
-    def __init__(self, family: str, params: dict[str, Any], layers: list[tuple[str, Any]],
+    def __init__(self, family: str, params: dict[str, Any], layers: list[tuple],
                  head: tuple[np.ndarray, np.ndarray], *, classes: np.ndarray, input_shape: tuple[int, ...],
                  mean: np.ndarray, scale: np.ndarray) -> None:
         self.family, self.params = family, params
+        self._spec = conv_spec(params) if family == "cnn" else None
         self._layers, self._head = layers, head
         self.classes_ = classes
         self.input_shape_ = tuple(input_shape)
@@ -143,15 +144,15 @@ class ForwardModel:
         Xs = standardise(X, self.mean_, self.scale_, dtype=np.float32)
         if self.family == "mlp":
             h = Xs
-            for _, (w, b, activation) in self._layers:
+            for w, b, activation in self._layers:
                 h = _activate(h @ w.T + b, activation)
             return h
-        spec: ConvSpec = self.params["_spec"]
+        spec = self._spec
         map_shapes(spec, int(Xs.shape[1]), int(Xs.shape[2]))  # DataError when clips are too short
         parts = []
         for start in range(0, len(Xs), _CHUNK):
             h = Xs[start:start + _CHUNK, None]  # (n, 1 channel, frames, bins)
-            for _, (w, b) in self._layers:
+            for w, b in self._layers:
                 h = _pool(_activate(_conv2d(h, w, b, spec), spec.activation), spec.pool, spec.pool_type)
             avg = h.mean(axis=(2, 3), dtype=np.float32)
             if spec.global_pool == "avg":
@@ -272,11 +273,9 @@ def from_arrays(family: str, params: dict[str, Any], arrays: dict[str, np.ndarra
         if value.dtype.kind == "f" and not np.isfinite(value).all():
             raise ModelFileError(f"the array {name} holds non-finite weights (NaN or infinity); "
                                  "the file is corrupt or the training diverged")
-    layers: list[tuple[str, Any]] = []
-    params = dict(params)
+    layers: list[tuple] = []
     if family == "cnn":
         spec = conv_spec(params)
-        params["_spec"] = spec
         for i in range(len(spec.channels)):
             prefix = f"module.blocks.{i}"
             w = arrays[f"{prefix}.conv.weight"].astype(np.float64)
@@ -290,10 +289,10 @@ def from_arrays(family: str, params: dict[str, Any], arrays: dict[str, np.ndarra
                 b = beta - m * factor
             else:
                 b = arrays[f"{prefix}.conv.bias"].astype(np.float64)
-            layers.append((prefix, (np.ascontiguousarray(w, dtype=np.float32), b.astype(np.float32))))
+            layers.append((np.ascontiguousarray(w, dtype=np.float32), b.astype(np.float32)))
     else:
         for prefix in _mlp_linear_names(params):
-            layers.append((prefix, (arrays[f"{prefix}.weight"], arrays[f"{prefix}.bias"], params["activation"])))
+            layers.append((arrays[f"{prefix}.weight"], arrays[f"{prefix}.bias"], params["activation"]))
     head = (arrays["module.head.weight"], arrays["module.head.bias"])
     return ForwardModel(family, params, layers, head, classes=classes, input_shape=input_shape,
                         mean=mean, scale=scale)
