@@ -242,7 +242,9 @@ def _check_sizes(document: dict[str, Any], table: dict[str, tuple[str, tuple[int
     anything is built: each entry of a size list (``hidden_layer_sizes``, ``channels``) makes
     at least one array."""
     bound = max(16, 2 * len(table))
-    for name, value in document["params"].items():
+    params = document["params"]
+    nested = [(f"{k}.{n}", v) for k, inner in params.items() if isinstance(inner, dict) for n, v in inner.items()]
+    for name, value in [*params.items(), *nested]:
         if isinstance(value, list) and len(value) > bound:
             raise ModelFileError(f"{path}: params.{name} lists {len(value)} values but the file holds "
                                  f"{len(table)} arrays; the file is corrupt")
@@ -336,6 +338,8 @@ def _tuples(value: Any) -> Any:
     """JSON lists back to tuples, nested ones too (hyper-parameters hold tuples, never lists)."""
     if isinstance(value, list):
         return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):  # a meta-estimator's members' hyper-parameters
+        return {k: _tuples(v) for k, v in value.items()}
     return value
 
 
@@ -357,13 +361,13 @@ def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     # numpy arrays: a numpy family loads without importing torch (torch families take them as tensors)
     from safetensors.numpy import load_file
 
-    from musicnn.models import get_estimator_class
+    from musicnn.models import model_file_class
 
     path = Path(path)
     document = read_metadata(path)
     family = document["family"]
     try:
-        cls = get_estimator_class(family)
+        cls = model_file_class(family)
     except ConfigError as err:
         raise ModelFileError(f"{path}: {err}; was it written by a newer musicnn?") from err
     _check_sizes(document, _tensor_table(path), path)
@@ -437,13 +441,20 @@ def _dtype_name(safetensors_dtype: str) -> str:
     return "bool" if safetensors_dtype == "BOOL" else f"{kind.get(prefix, prefix)}{safetensors_dtype[len(prefix):]}"
 
 
+def _local(name: str) -> str:
+    """An array's name inside its network: ``members.<i>.`` of an ensemble's member stripped."""
+    head, _, rest = name.partition(".")
+    index, _, local = rest.partition(".")
+    return local if head == "members" and index.isdigit() else name
+
+
 def _check_network(table: dict[str, tuple[str, tuple[int, ...]]],
                    expected: dict[str, tuple[str, tuple[int, ...]]], path: Path) -> None:
     """The file's arrays (from its header) against those of the network its hyper-parameters
     describe, before any is read: the same refusals, worded the same, as the torch families'
     checks of their state dict."""
     def network_size(arrays: dict[str, tuple[str, tuple[int, ...]]]) -> int:
-        return sum(math.prod(shape) for name, (_, shape) in arrays.items() if name.startswith("module."))
+        return sum(math.prod(shape) for name, (_, shape) in arrays.items() if _local(name).startswith("module."))
 
     wanted, held = network_size(expected), network_size(table)
     if wanted > held:
@@ -455,7 +466,7 @@ def _check_network(table: dict[str, tuple[str, tuple[int, ...]]],
         raise ModelFileError(f"{path}: the stored network {what}; the file is corrupt")
     for name, (dtype, shape) in expected.items():
         got_dtype, got_shape = table[name]
-        if name.startswith("scaler.") and got_dtype != dtype:
+        if _local(name).startswith("scaler.") and got_dtype != dtype:
             raise ModelFileError(f"{path}: the array {name} is stored as {_dtype_name(got_dtype)}, "
                                  f"not {_dtype_name(dtype)}; the file is corrupt")
         if (got_dtype, got_shape) != (dtype, shape):
@@ -467,9 +478,10 @@ def load_predictor(path: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
     """Load a model file for inference, without importing torch where it can.
 
     A CNN or MLP file becomes a :class:`~musicnn.models.deep.numpy_forward.ForwardModel`
-    (the same network run in numpy: ``predict_proba``, ``predict``, ``embed``); any other
-    file, or one whose hyper-parameters that module does not know, is loaded by
-    :func:`load_with_spec`.  The arrays are checked against the network the
+    (the same network run in numpy: ``predict_proba``, ``predict``, ``embed``), an ensemble
+    of them an :class:`~musicnn.models.ensemble.Ensemble` of such networks; any other file,
+    or one whose hyper-parameters that module does not know, is loaded by
+    :func:`load_with_spec`.  The arrays are checked against the networks the
     hyper-parameters describe before any is read.
 
     Returns
@@ -483,21 +495,47 @@ def load_predictor(path: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
         As :func:`load_with_spec`.
     """
     from musicnn.models.deep import numpy_forward
-    from musicnn.models.state import checked_input, classes_from_json
+    from musicnn.models.ensemble import ENSEMBLE_FAMILY, Ensemble, _check_n_members, split_arrays
 
     path = Path(path)
     document = read_metadata(path)
     family = document["family"]
     params = {name: _tuples(value) for name, value in document["params"].items()}
-    if not numpy_forward.supports(family, params):
+    learned = document["learned"]
+    if family == ENSEMBLE_FAMILY:
+        family, member_params = params.get("family"), params.get("params") or {}
+        if not isinstance(family, str) or not isinstance(member_params, dict):
+            return load_with_spec(path)
+        try:
+            n_members = _check_n_members(params.get("n_members"), "n_members")
+        except ConfigError as err:
+            raise ModelFileError(f"{path}: {err}; the file is corrupt") from err
+        states = learned.get("members")
+        if not isinstance(states, list) or len(states) != n_members or not all(isinstance(m, dict) for m in states):
+            raise ModelFileError(f"{path}: the file does not record the learned state of its {n_members} members; "
+                                 "the file is corrupt")
+        # each member's network from the hyper-parameters its file records (Ensemble.learned_metadata)
+        members = [(f"members.{i}.", _tuples(state.get("params", member_params)), state)
+                   for i, state in enumerate(states)]
+        if not all(isinstance(p, dict) for _, p, _ in members):
+            raise ModelFileError(f"{path}: a member's params are not a JSON object; the file is corrupt")
+    else:
+        n_members, members = 0, [("", params, learned)]
+    if not all(numpy_forward.supports(family, p) for _, p, _ in members):
         return load_with_spec(path)
     table = _tensor_table(path)
     _check_sizes(document, table, path)
-    learned = document["learned"]
+    from musicnn.models.state import checked_input, classes_from_json
+
+    expected: dict[str, tuple[str, tuple[int, ...]]] = {}
+    shapes = []
     try:
-        classes = classes_from_json(learned["classes"], learned.get("classes_dtype", "<U1"))
-        input_shape, _ = checked_input(learned, 3 if family == "cnn" else 2)
-        expected = numpy_forward.expected_arrays(family, params, input_shape, len(classes))
+        for prefix, member_params, state in members:
+            classes = classes_from_json(state["classes"], state.get("classes_dtype", "<U1"))
+            input_shape, _ = checked_input(state, 3 if family == "cnn" else 2)
+            shapes.append((classes, input_shape))
+            arrays = numpy_forward.expected_arrays(family, member_params, input_shape, len(classes))
+            expected.update({prefix + name: value for name, value in arrays.items()})
     except ModelFileError as err:
         raise ModelFileError(f"{path}: {err}") from err
     except (KeyError, TypeError, ValueError) as err:
@@ -508,12 +546,17 @@ def load_predictor(path: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
 
     try:
         arrays = load_file(str(path))
-        model = numpy_forward.from_arrays(family, params, arrays, classes=classes, input_shape=input_shape)
+        shares = split_arrays(arrays, n_members) if n_members else [arrays]
+        networks = [numpy_forward.from_arrays(family, member_params, share, classes=classes, input_shape=input_shape)
+                    for (_, member_params, _), share, (classes, input_shape) in zip(members, shares, shapes)]
+        model = Ensemble.of(networks, family=family, params=dict(params.get("params") or {}),
+                            seed=params.get("seed", 0)) if n_members else networks[0]
     except ModelFileError as err:
         raise ModelFileError(f"{path}: {err}") from err
     except Exception as err:
         raise ModelFileError(f"{path}: cannot read the model's arrays ({err}); the file is corrupt") from err
-    _check_classes(model, path)
+    for network in networks:
+        _check_classes(network, path)
     _smoke_test(model, path)
     spec = _feature_spec(document, path)
     _check_spec_fits(model, spec, path)

@@ -216,6 +216,26 @@ def build_estimator(cls: type, params: dict[str, Any], *, seed: int = 0, progres
     return cls(**params)
 
 
+def _ensemble_of(model: str, params: dict[str, Any], n_members: int, seed: int, progress: bool) -> Any:
+    """An unfitted :class:`~musicnn.models.ensemble.Ensemble` of ``n_members`` networks of ``model``."""
+    from musicnn.models.ensemble import Ensemble
+
+    est = Ensemble(model, params, n_members=n_members, seed=seed, progress=progress)
+    est._check_params()  # a bad count or family fails here, before any work
+    est._member(0)
+    return est
+
+
+def checkpoint_files(model_path: str | os.PathLike, ensemble: int = 1) -> list[Path]:
+    """The training-state files of a run writing ``model_path`` that exist now: the
+    checkpoint of one model, or of each member of an ensemble of ``ensemble``."""
+    from musicnn.models.ensemble import member_checkpoint
+
+    checkpoint = sidecar_paths(model_path)["checkpoint"]
+    paths = [checkpoint] if ensemble == 1 else [member_checkpoint(checkpoint, i) for i in range(ensemble)]
+    return [p for p in paths if p.exists()]
+
+
 def _audio_variants(audio_augment: str | None, copies: int, seed: int) -> list[Any]:
     """The augmented copies asked for (checked before any work is done)."""
     from musicnn.audio.augment import AudioAugment, parse_audio_augment
@@ -365,6 +385,7 @@ def train(
     resume: bool = False,
     audio_augment: str | None = None,
     augment_copies: int = 1,
+    ensemble: int = 1,
     force: bool = False,
 ) -> TrainOutcome:
     """Train a model on a data set and evaluate it on held-out groups.
@@ -416,6 +437,10 @@ def train(
         training split (never to validation or test); their features are cached.
     augment_copies : int
         Augmented copies per training file.
+    ensemble : int
+        Train this many networks of ``model`` from seeds ``seed``, ``seed + 1000``, ...
+        and save them as one :class:`~musicnn.models.ensemble.Ensemble` (probabilities
+        averaged); 1 trains one model.
     force : bool
         Replace an existing ``out`` and the files beside it (report, confusion matrix,
         curves); without it they are refused before any work.
@@ -440,6 +465,9 @@ def train(
     cls = get_estimator_class(model)  # fail fast on an unknown name
     params = training_params(model, params)  # and on a parameter the family does not have
     variants = _audio_variants(audio_augment, augment_copies, seed)
+    check_int("ensemble", ensemble, minimum=1)
+    single = build_estimator(cls, params, seed=seed, progress=progress)
+    est = single if ensemble == 1 else _ensemble_of(model, params, ensemble, seed, progress)
     _check_outputs(out, force)  # and on outputs that would replace existing files
     coll = data if isinstance(data, Collection) else Collection.load(data)
     if len(coll.labels) < 2:
@@ -480,19 +508,20 @@ def train(
     train_set = sets["train"]
     if len(train_set.y) == 0 or len(set(train_set.y)) < 2:
         raise DataError(f"{coll.source}: fewer than 2 labels left in the training split after skipping failed files")
-    est = build_estimator(cls, params, seed=seed, progress=progress)
     files = sidecar_paths(out)
-    fit_params = set(inspect.signature(est.fit).parameters)
+    fit_params = set(inspect.signature(single.fit).parameters)
     fit_kw: dict[str, Any] = {}
     if "checkpoint" in fit_params:
         fit_kw = {"checkpoint": str(files["checkpoint"]), "resume": resume}
-        if resume and files["checkpoint"].exists():
-            log(f"resuming from {files['checkpoint']}")
+        found = checkpoint_files(out, ensemble)
+        if resume and found:
+            log(f"resuming from {', '.join(map(str, found))}")
         elif resume and dist.is_main:
             warnings.warn(f"resume=True but there is no checkpoint at {files['checkpoint']}: "
                           "training starts from the first epoch", stacklevel=2)
-        elif files["checkpoint"].exists():
-            log(f"replacing the checkpoint of an earlier run, {files['checkpoint']} (resume=True continues it)")
+        elif found:
+            log(f"replacing the checkpoint of an earlier run, {', '.join(map(str, found))} "
+                "(resume=True continues it)")
     elif resume:
         log(f"{model} trains without epochs or checkpoints: resume=True has nothing to resume")
     val = sets.get("validation")
@@ -501,14 +530,17 @@ def train(
     # families without epochs, and torch families trained a fixed number of epochs
     # (validation_fraction=0, the CNN's default: early stopping on a few held-out groups stops
     # it too soon, benchmarks/RESULTS.md).
-    early_stopping = "X_val" in fit_params and float(est.get_params().get("validation_fraction", 0.15)) > 0
+    early_stopping = "X_val" in fit_params and float(single.get_params().get("validation_fraction", 0.15)) > 0
+    if ensemble > 1:
+        log(f"training an ensemble of {ensemble} {model} networks (seeds "
+            f"{', '.join(str(seed + 1000 * i) for i in range(ensemble))}), one after the other")
     has_val = val is not None and len(val.y) > 0
     if early_stopping and has_val and not unseen:
         est.fit(train_set.X, train_set.y, X_val=val.X, y_val=val.y, **fit_kw)
         fit_on = "train (validation for early stopping)"
     elif has_val and not early_stopping:
         est.fit(np.concatenate([train_set.X, val.X]), np.concatenate([train_set.y, val.y]), **fit_kw)
-        fit_on = "train + validation" + ("" if "X_val" not in fit_params else f" ({est.max_epochs} epochs)")
+        fit_on = "train + validation" + ("" if "X_val" not in fit_params else f" ({single.max_epochs} epochs)")
     else:
         est.fit(train_set.X, train_set.y, **fit_kw)
         fit_on = "train"

@@ -82,6 +82,10 @@ def info(model, as_json) -> None:
                    "(±dB, ±semitones, ±seconds), comma-separated.")
 @click.option("--augment-copies", type=click.IntRange(1), default=1, show_default=True,
               help="Augmented copies per training file (with --audio-augment).")
+@click.option("--ensemble", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Train this many networks from seeds SEED, SEED+1000, ... and save them as one model "
+                   "whose class probabilities are their average (more accurate on sounds never heard; "
+                   "N times the training).")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run from <name>.checkpoint.safetensors (written after every epoch).")
 @click.option("--force", is_flag=True, help="Replace an existing model file and the files beside it.")
@@ -89,7 +93,7 @@ def info(model, as_json) -> None:
 @click.pass_context
 @handle_errors
 def train(ctx, data, model_name, out, max_epochs, lr, params, test_size, val_size, seed, split, test_source, device, lr_schedule,
-          class_weight, augment, audio_augment, augment_copies, resume, force, jobs, cache_dir, no_cache,
+          class_weight, augment, audio_augment, augment_copies, ensemble, resume, force, jobs, cache_dir, no_cache,
           **feature_opts) -> None:
     """Train a model on DATA, evaluate it on held-out groups, and save it.
 
@@ -123,14 +127,15 @@ def train(ctx, data, model_name, out, max_epochs, lr, params, test_size, val_siz
                             test_source=test_source,
                             params=extra, test_size=test_size, val_size=val_size, seed=seed, jobs=jobs,
                             store=feature_store(cache_dir, no_cache), progress=progress_enabled(ctx), log=log,
-                            resume=resume, audio_augment=audio_augment, augment_copies=augment_copies, force=force)
+                            resume=resume, audio_augment=audio_augment, augment_copies=augment_copies,
+                            ensemble=ensemble, force=force)
     except KeyboardInterrupt:
-        from musicnn.pipeline import sidecar_paths
+        from musicnn.pipeline import checkpoint_files
 
-        ckpt = sidecar_paths(out)["checkpoint"]
-        if ckpt.exists():
-            echo_err(f"Interrupted. The training state after the last finished epoch is in {ckpt}; "
-                      "run the same command with --resume to continue.")
+        found = checkpoint_files(out, ensemble)
+        if found:
+            echo_err(f"Interrupted. The training state after the last finished epoch is in "
+                     f"{', '.join(map(str, found))}; run the same command with --resume to continue.")
         else:
             echo_err("Interrupted before the first epoch finished; nothing to resume.")
         sys.exit(130)

@@ -22,6 +22,7 @@ __all__ = [
     "params_for",
     "family_of",
     "get_estimator_class",
+    "model_file_class",
 ]
 
 KINDS = ("supervised", "unsupervised", "feature learner")
@@ -128,6 +129,11 @@ REGISTRY: dict[str, ModelInfo] = {
 }
 
 
+#: Meta-estimators a model file may hold besides the families (built over a family; not
+#: listed by :func:`available_models`, not trained by ``--model``).
+META_FAMILIES: dict[str, tuple[str, str]] = {"ensemble": ("musicnn.models.ensemble", "Ensemble")}
+
+
 def available_models(kind: str | None = None) -> list[str]:
     """Registered family names, sorted; only those of ``kind`` when given."""
     if kind is not None and kind not in KINDS:
@@ -163,6 +169,9 @@ def family_of(estimator: Any) -> str:
         When its class is not registered.
     """
     cls = estimator if isinstance(estimator, type) else type(estimator)
+    for name, (module, class_name) in META_FAMILIES.items():
+        if cls.__module__ == module and cls.__qualname__ == class_name:
+            return name
     names = [name for name, info in REGISTRY.items()
              if cls.__module__ == info.module and cls.__qualname__ == info.class_name]
     if not isinstance(estimator, type):
@@ -175,6 +184,21 @@ def family_of(estimator: Any) -> str:
         f"{cls.__module__}.{cls.__qualname__} is not a registered model family "
         f"({', '.join(available_models())})"
     )
+
+
+def model_file_class(name: str) -> type:
+    """The class of a model file's ``family``: a registered family or a meta-estimator
+    (:data:`META_FAMILIES`, e.g. ``"ensemble"``).
+
+    Raises
+    ------
+    ConfigError
+        When ``name`` is neither.
+    """
+    if isinstance(name, str) and name in META_FAMILIES:
+        module, class_name = META_FAMILIES[name]
+        return getattr(importlib.import_module(module), class_name)
+    return get_estimator_class(name)
 
 
 def params_for(name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
