@@ -31,6 +31,8 @@ class Report:
         ``{label: {"precision", "recall", "f1", "support"}}``.
     confusion : list of list of int
         Counts, rows = true label, columns = predicted label.
+    member_accuracy : list of float or None
+        For an ensemble's predictions: each member's own accuracy on the same items.
     """
 
     labels: list[str]
@@ -40,6 +42,7 @@ class Report:
     macro_f1: float
     per_class: dict[str, dict[str, float]]
     confusion: list[list[int]]
+    member_accuracy: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict."""
@@ -59,6 +62,9 @@ class Report:
         lines.append(f"{'accuracy':<{width}}  {self.accuracy:.3f}   (n={self.n})")
         lines.append(f"{'balanced accuracy':<{width}}  {self.balanced_accuracy:.3f}")
         lines.append(f"{'macro F1':<{width}}  {self.macro_f1:.3f}")
+        if self.member_accuracy:
+            lines.append(f"{'members':<{width}}  accuracy {', '.join(f'{a:.3f}' for a in self.member_accuracy)} "
+                         "(each network of the ensemble alone)")
         absent = self.unmeasured
         if absent:
             lines.append(f"not measured (no item scored): {', '.join(absent)}; left out of balanced accuracy "

@@ -226,6 +226,18 @@ def _ensemble_of(model: str, params: dict[str, Any], n_members: int, seed: int, 
     return est
 
 
+def _with_members(report: Any, est: Any, X: np.ndarray, y: np.ndarray) -> Any:
+    """``report`` with each member's accuracy when ``est`` is an ensemble."""
+    import dataclasses
+
+    members = getattr(est, "members_", None)
+    if not members:
+        return report
+    accuracy = [round(float(np.mean(np.asarray(m.predict(X)).astype(str) == np.asarray(y).astype(str))), 4)
+                for m in members]
+    return dataclasses.replace(report, member_accuracy=accuracy)
+
+
 def checkpoint_files(model_path: str | os.PathLike, ensemble: int = 1) -> list[Path]:
     """The training-state files of a run writing ``model_path`` that exist now: the
     checkpoint of one model, or of each member of an ensemble of ``ensemble``."""
@@ -552,7 +564,8 @@ def train(
     report = None
     test = sets.get("test")
     if test is not None and len(test.y):
-        report = evaluate(test.y, est.predict(test.X), labels=[str(c) for c in est.classes_], warn=False)
+        report = _with_members(evaluate(test.y, est.predict(test.X), labels=[str(c) for c in est.classes_], warn=False),
+                               est, test.X, test.y)
     summary = {
         "data": coll.source,
         "counts": {s: int(len(sets[s].items)) if s in sets else 0 for s in splits},
@@ -634,5 +647,5 @@ def evaluate_model(
     ds = load_features(coll, spec, store=store, jobs=jobs, progress=progress, desc="features")
     if not len(ds.y):
         raise DataError(f"{coll.source}: no file could be read; first failure: {failure_line(*ds.failures[0])}")
-    report = evaluate(ds.y, est.predict(ds.X), labels=classes)
+    report = _with_members(evaluate(ds.y, est.predict(ds.X), labels=classes), est, ds.X, ds.y)
     return report, ds.failures

@@ -107,6 +107,15 @@ def test_bad_ensembles_are_refused_before_training(note_features, kwargs, needle
         Ensemble(**{"family": "mlp", "params": MLP, **kwargs}).fit(data.X, data.y)
 
 
+@pytest.fixture(scope="module")
+def mlp_file(note_features, tmp_path_factory):
+    """A model file of two MLPs on pooled MFCC."""
+    spec, data = note_features["mfcc"]
+    ens = _fit("mlp", MLP, data.X, data.y, n=2)
+    return save_model(tmp_path_factory.mktemp("ens") / "good.safetensors", ens,
+                      metadata={"feature_spec": spec.to_dict()})
+
+
 def _rewrite(src, dst, change_meta=None, change_arrays=None):
     from safetensors.numpy import load_file, save_file
 
@@ -128,10 +137,8 @@ def _rewrite(src, dst, change_meta=None, change_arrays=None):
     ("stray array", "has an unknown array"),
     ("member of other classes", "other classes"),
 ])
-def test_crafted_ensemble_files_are_refused_with_their_name(note_features, tmp_path, case, needle):
-    spec, data = note_features["mfcc"]
-    ens = _fit("mlp", MLP, data.X, data.y, n=2)
-    good = save_model(tmp_path / "good.safetensors", ens, metadata={"feature_spec": spec.to_dict()})
+def test_crafted_ensemble_files_are_refused_with_their_name(mlp_file, tmp_path, case, needle):
+    good = mlp_file
 
     def edit(meta):
         if case == "fewer members":
@@ -163,6 +170,10 @@ def test_cli_trains_classifies_and_describes_an_ensemble(notes, note_paths, tmp_
     result = runner.invoke(main, ["classify", str(out), *files, "--format", "json"])
     assert result.exit_code == 0, result.output
     assert [p["path"] for p in json.loads(result.stdout)] == files
+    result = runner.invoke(main, ["evaluate", str(out), "--data", str(notes), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert len(report["member_accuracy"]) == 2 and all(0 <= a <= 1 for a in report["member_accuracy"])
     result = runner.invoke(main, ["info", str(out)])
     assert result.exit_code == 0 and "Ensemble of 2 mlp networks" in result.output
     result = runner.invoke(main, ["train", "--data", str(notes), "--model", "mlp", "--out", str(tmp_path / "x.safetensors"),

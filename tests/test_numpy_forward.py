@@ -46,13 +46,14 @@ def _assert_same(numpy_model, torch_model, X):
     assert list(numpy_model.predict(X)) == list(torch_model.predict(X))
 
 
-def test_the_shipped_cnn_gives_the_torch_probabilities_on_rendered_notes(notes, tmp_path):
+def test_the_shipped_cnns_give_the_torch_probabilities_on_rendered_notes(notes, tmp_path):
     from musicnn.data import Collection
     from musicnn.pipeline import load_features
     from musicnn.store import FeatureStore
 
-    numpy_model, torch_model = _both_ways(default_model())
-    spec = load_predictor(default_model())[1]
+    numpy_model, spec, _ = load_predictor(default_model())  # an ensemble of three CNNs
+    torch_model = load_with_spec(default_model())[0]
+    assert [type(m) for m in numpy_model.members_] == [ForwardModel] * 3
     X = load_features(Collection.load(notes), spec, store=FeatureStore(tmp_path / "c"), progress=False).X
     assert X.shape[1:] == numpy_model.input_shape_
     _assert_same(numpy_model, torch_model, X)

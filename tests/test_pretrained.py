@@ -18,7 +18,8 @@ def test_shipped_model_is_small_and_describes_itself():
     path = default_model()
     assert path.name == DEFAULT_MODEL and path.stat().st_size < 5 * 2**20
     meta = read_metadata(path)
-    assert meta["family"] == "cnn" and meta["learned"]["classes"] == FAMILIES
+    assert meta["family"] == "ensemble" and meta["params"]["family"] == "cnn" and meta["params"]["n_members"] == 3
+    assert meta["learned"]["classes"] == FAMILIES
     assert meta["feature_spec"]["kind"] == "logmel"
     assert meta["summary"]["data"].endswith("manifest.csv")
 
@@ -60,7 +61,8 @@ def test_classify_needs_a_file():
 def test_info_without_a_model_describes_the_shipped_one():
     result = CliRunner().invoke(main, ["info"])
     assert result.exit_code == 0, result.output
-    assert "shipped with musicnn" in result.output and "family: cnn" in result.output
+    assert "shipped with musicnn" in result.output and "family: ensemble" in result.output
+    assert "Ensemble of 3 cnn networks" in result.output
     assert "classes (10): bass, brass" in result.output
 
 

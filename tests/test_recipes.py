@@ -68,8 +68,11 @@ def test_the_instruments_recipe_is_the_shipped_models_configuration():
     meta = read_metadata(default_model())
     assert recipe_spec(r).to_dict() == meta["feature_spec"]
     params = recipe_params(r)
+    assert meta["family"] == "ensemble" and meta["params"]["n_members"] == r.get("training.ensemble") == 3
+    assert meta["params"]["family"] == r.family
+    member = meta["learned"]["members"][0]["params"]  # each member's full hyper-parameters
     for key in ("channels", "global_pool", "batch_size", "max_epochs", "validation_fraction", "patience"):
-        shipped_value = meta["params"][key]
+        shipped_value = member[key]
         assert (tuple(shipped_value) if isinstance(shipped_value, list) else shipped_value) == params[key], key
     assert meta["summary"]["audio_augment"] == {"augment": r.get("training.audio_augment"), "copies": 1}
 

@@ -223,7 +223,8 @@ def run_recipe(recipe: Recipe, out_dir: str | os.PathLike[str], *, data: str | o
                         test_source=split.get("test_source"), test_size=float(split.get("test_size", 0.2)),
                         val_size=float(split.get("val_size", 0.15)), seed=seed, jobs=jobs, store=store,
                         progress=progress, log=log, audio_augment=train_table.get("audio_augment"),
-                        augment_copies=int(train_table.get("augment_copies", 1)))
+                        augment_copies=int(train_table.get("augment_copies", 1)),
+                        ensemble=int(train_table.get("ensemble", 1)))
         metrics = _metrics(recipe, coll, outcome, seed, time.perf_counter() - started)
         with atomic_open(work / "metrics.json") as fh:
             json.dump(metrics, fh, indent=2, default=str)

@@ -55,6 +55,7 @@ SCHEMA: dict[str, Any] = {
         "class_weight": str,
         "audio_augment": str,
         "augment_copies": int,
+        "ensemble": int,
         "device": str,
     },
     "report": {
