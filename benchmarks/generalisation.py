@@ -77,6 +77,8 @@ ROWS: dict[str, dict] = {
     # three networks (seeds s, s + 1000, s + 2000) on one augmented copy, probabilities averaged;
     # each member's own accuracy is recorded beside the ensemble's
     "eq-reverb-ensemble3": dict(audio="eq,reverb,gain", copies=1, ensemble=3),
+    # one network, 10 epochs on one augmented copy: the development directions' check of the row below
+    "eq-reverb-e10": dict(audio="eq,reverb,gain", copies=1, params=dict(max_epochs=10)),
     # the same with two thirds of the epochs per member: twice, not three times, one network's training
     "eq-reverb-ensemble3-e10": dict(audio="eq,reverb,gain", copies=1, ensemble=3, params=dict(max_epochs=10)),
     "eq-reverb+clip": dict(spec=dict(norm="clip"), audio="eq,reverb,gain", copies=1),
