@@ -230,12 +230,8 @@ def _with_members(report: Any, est: Any, X: np.ndarray, y: np.ndarray) -> Any:
     """``report`` with each member's accuracy when ``est`` is an ensemble."""
     import dataclasses
 
-    members = getattr(est, "members_", None)
-    if not members:
-        return report
-    accuracy = [round(float(np.mean(np.asarray(m.predict(X)).astype(str) == np.asarray(y).astype(str))), 4)
-                for m in members]
-    return dataclasses.replace(report, member_accuracy=accuracy)
+    scores = getattr(est, "member_scores", None)
+    return report if scores is None else dataclasses.replace(report, member_accuracy=scores(X, y))
 
 
 def checkpoint_files(model_path: str | os.PathLike, ensemble: int = 1) -> list[Path]:

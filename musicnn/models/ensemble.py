@@ -226,6 +226,12 @@ class Ensemble(ClassifierMixin, BaseEstimator):
         """The class of highest average probability, shape (n_samples,)."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
+    def member_scores(self, X: Any, y: Any) -> list[float]:
+        """Each member's own accuracy on ``X, y`` (rounded to 4 decimals), in seed order."""
+        check_is_fitted(self, "members_")
+        truth = np.asarray(y).astype(str)
+        return [round(float(np.mean(np.asarray(m.predict(X)).astype(str) == truth)), 4) for m in self.members_]
+
     def embed(self, X: Any) -> np.ndarray:
         """The members' embeddings side by side, shape (n_samples, n_members * embed_dim)."""
         check_is_fitted(self, "members_")
