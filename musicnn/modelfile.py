@@ -17,7 +17,6 @@ ever unpickled.  :func:`read_metadata` reads only the JSON and does not import t
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import math
 import os
@@ -29,6 +28,7 @@ import numpy as np
 
 from musicnn.atomic import atomic_path
 from musicnn.errors import ConfigError, FeatureError, ModelFileError
+from musicnn.models.state import params_from_json, tuples_from_json
 
 __all__ = [
     "FORMAT_VERSION",
@@ -314,35 +314,6 @@ def _not_fitted(err: BaseException) -> bool:
     return exceptions is not None and isinstance(err, exceptions.NotFittedError)
 
 
-def _params_for(cls: type, params: dict[str, Any], path: Path) -> dict[str, Any]:
-    """Match stored hyper-parameters to ``cls``'s signature (JSON lists back to tuples).
-
-    A family that renamed a hyper-parameter maps the names of older files in its class
-    method ``_upgrade_params(params) -> params`` (e.g. ``eta`` -> ``lr``), applied first.
-    """
-    upgrade = getattr(cls, "_upgrade_params", None)
-    if upgrade is not None:
-        params = upgrade(dict(params))
-    signature = inspect.signature(cls.__init__)
-    accepted = {n: p for n, p in signature.parameters.items() if n != "self"}
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ModelFileError(
-            f"{path}: parameters {unknown} are unknown to {cls.__name__}; the file was "
-            "written by another version of musicnn"
-        )
-    return {name: _tuples(value) for name, value in params.items()}
-
-
-def _tuples(value: Any) -> Any:
-    """JSON lists back to tuples, nested ones too (hyper-parameters hold tuples, never lists)."""
-    if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
-    if isinstance(value, dict):  # a meta-estimator's members' hyper-parameters
-        return {k: _tuples(v) for k, v in value.items()}
-    return value
-
-
 def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     """Load a model file written by :func:`save_model`.
 
@@ -376,7 +347,7 @@ def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     except Exception as err:
         raise ModelFileError(f"{path}: cannot read the model's arrays ({err}); the file is corrupt") from err
     try:
-        estimator = cls(**_params_for(cls, document["params"], path))
+        estimator = cls(**params_from_json(cls, document["params"]))
         estimator._restore(arrays, document["learned"])
     except ModelFileError as err:
         raise err if str(path) in str(err) else ModelFileError(f"{path}: {err}") from err
@@ -500,7 +471,7 @@ def load_predictor(path: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
     path = Path(path)
     document = read_metadata(path)
     family = document["family"]
-    params = {name: _tuples(value) for name, value in document["params"].items()}
+    params = {name: tuples_from_json(value) for name, value in document["params"].items()}
     learned = document["learned"]
     if family == ENSEMBLE_FAMILY:
         family, member_params = params.get("family"), params.get("params") or {}
@@ -515,7 +486,7 @@ def load_predictor(path: str | os.PathLike) -> tuple[Any, Any, dict[str, Any]]:
             raise ModelFileError(f"{path}: the file does not record the learned state of its {n_members} members; "
                                  "the file is corrupt")
         # each member's network from the hyper-parameters its file records (Ensemble.learned_metadata)
-        members = [(f"members.{i}.", _tuples(state.get("params", member_params)), state)
+        members = [(f"members.{i}.", tuples_from_json(state.get("params", member_params)), state)
                    for i, state in enumerate(states)]
         if not all(isinstance(p, dict) for _, p, _ in members):
             raise ModelFileError(f"{path}: a member's params are not a JSON object; the file is corrupt")

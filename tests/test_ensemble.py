@@ -136,6 +136,7 @@ def _rewrite(src, dst, change_meta=None, change_arrays=None):
     ("too many members", "n_members=40"),
     ("stray array", "has an unknown array"),
     ("member of other classes", "other classes"),
+    ("unknown member parameter", r"member 0: parameters \['bogus'\] are unknown to MLPClassifier"),
 ])
 def test_crafted_ensemble_files_are_refused_with_their_name(mlp_file, tmp_path, case, needle):
     good = mlp_file
@@ -145,6 +146,8 @@ def test_crafted_ensemble_files_are_refused_with_their_name(mlp_file, tmp_path, 
             meta["learned"]["members"] = meta["learned"]["members"][:1]
         elif case == "too many members":
             meta["params"]["n_members"] = 40
+        elif case == "unknown member parameter":
+            meta["learned"]["members"][0]["params"]["bogus"] = 1
         elif case == "member of other classes":
             meta["learned"]["members"][1]["classes"] = list(reversed(meta["learned"]["members"][1]["classes"]))
 

@@ -138,12 +138,13 @@ class Ensemble(ClassifierMixin, BaseEstimator):
 
         if not isinstance(params, dict):
             raise ModelFileError(f"member {index}'s params are not a JSON object; the file is corrupt")
+        from musicnn.models.state import params_from_json
+
         cls = get_estimator_class(self.family)
         try:
-            return cls(**{k: _tuples(v) for k, v in params.items()})
-        except TypeError as err:
-            raise ModelFileError(f"member {index}'s params do not fit {cls.__name__} ({err}); "
-                                 "the file was written by another version of musicnn") from err
+            return cls(**params_from_json(cls, params))
+        except ModelFileError as err:
+            raise ModelFileError(f"member {index}: {err}") from err
 
     @classmethod
     def of(cls, members: Sequence[Any], *, family: str = "cnn", params: dict[str, Any] | None = None,
@@ -306,11 +307,6 @@ def split_arrays(arrays: dict[str, Any], n_members: int) -> list[dict[str, Any]]
             raise ModelFileError(f"the stored network has an unknown array {key}; the file is corrupt")
         shares[int(index)][name] = value
     return shares
-
-
-def _tuples(value: Any) -> Any:
-    """JSON lists back to tuples (hyper-parameters hold tuples, never lists)."""
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def _mean_history(histories: list[Any]) -> Any:

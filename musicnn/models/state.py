@@ -16,7 +16,8 @@ import numpy as np
 
 from musicnn.errors import ModelFileError
 
-__all__ = ["ArrayStateMixin", "INTEGER_STATE", "DIAGNOSTIC_STATE", "checked_input", "classes_from_json"]
+__all__ = ["ArrayStateMixin", "INTEGER_STATE", "DIAGNOSTIC_STATE", "checked_input", "classes_from_json",
+           "params_from_json", "tuples_from_json"]
 
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -164,3 +165,37 @@ def classes_from_json(values: list[str], dtype_str: str) -> np.ndarray:
     if dtype.kind == "O":
         return np.array(values, dtype=object)
     return np.array(values, dtype=dtype if dtype.kind in "US" else None)
+
+
+def tuples_from_json(value: Any) -> Any:
+    """JSON lists back to tuples, nested ones too (hyper-parameters hold tuples, never lists);
+    the values of a dict (an ensemble's members' hyper-parameters) alike."""
+    if isinstance(value, list):
+        return tuple(tuples_from_json(v) for v in value)
+    if isinstance(value, dict):
+        return {k: tuples_from_json(v) for k, v in value.items()}
+    return value
+
+
+def params_from_json(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    """Stored hyper-parameters matched to ``cls``'s signature (JSON lists back to tuples).
+
+    A family that renamed a hyper-parameter maps the names of older files in its class
+    method ``_upgrade_params(params) -> params`` (e.g. ``eta`` -> ``lr``), applied first.
+
+    Raises
+    ------
+    ModelFileError
+        A parameter ``cls`` does not take.
+    """
+    import inspect
+
+    upgrade = getattr(cls, "_upgrade_params", None)
+    if upgrade is not None:
+        params = upgrade(dict(params))
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise ModelFileError(f"parameters {unknown} are unknown to {cls.__name__}; the file was "
+                             "written by another version of musicnn")
+    return {name: tuples_from_json(value) for name, value in params.items()}
