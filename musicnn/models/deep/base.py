@@ -385,7 +385,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         arrays: dict[str, np.ndarray | torch.Tensor] = {
-            f"module.{k}": v.detach().cpu() for k, v in self.module_.state_dict().items()
+            f"module.{k}": v.detach().cpu().contiguous() for k, v in self.module_.state_dict().items()
         }
         arrays["scaler.mean"] = self.mean_
         arrays["scaler.scale"] = self.scale_
