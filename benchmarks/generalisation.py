@@ -81,6 +81,9 @@ ROWS: dict[str, dict] = {
     "eq-reverb-e10": dict(audio="eq,reverb,gain", copies=1, params=dict(max_epochs=10)),
     # the same with two thirds of the epochs per member: twice, not three times, one network's training
     "eq-reverb-ensemble3-e10": dict(audio="eq,reverb,gain", copies=1, ensemble=3, params=dict(max_epochs=10)),
+    # the same three networks, each on its own augmented copy (copies 1, 2, 3: other draws of
+    # the same augmentations), so that the members differ by their data as well as their seed
+    "eq-reverb-ensemble3-own": dict(audio="eq,reverb,gain", copies=1, ensemble=3, own_copies=True),
     "eq-reverb+clip": dict(spec=dict(norm="clip"), audio="eq,reverb,gain", copies=1),
     "audio-all": dict(audio="eq,reverb,noise,pitch,gain", copies=1),
 }
@@ -115,13 +118,14 @@ def _splits(coll, protocol: str, seed: int, external=None):
     return only.split(by="source", test_source=test_src, val_size=0.15, seed=seed)
 
 
-def _features(items, spec, store, audio: str | None, copies: int, seed: int):
+def _features(items, spec, store, audio: str | None, copies: int, seed: int, first: int = 1):
+    """Features of ``items`` and of their augmented copies ``first`` .. ``first + copies - 1``."""
     from musicnn.audio.augment import AudioAugment
     from musicnn.pipeline import load_features
 
     ds = load_features(items, spec, store=store, jobs=2, progress=False)
     X, y = [ds.X], [ds.y]
-    for k in range(1, copies + 1 if audio else 1):
+    for k in range(first, first + copies if audio else first):
         aug = load_features(items, spec, store=store, jobs=2, progress=False,
                             variant=AudioAugment(audio, copy=k, seed=seed))
         X.append(aug.X)
@@ -149,6 +153,7 @@ def run_one(coll, name: str, protocol: str, seed: int, store, external=None) -> 
     train_items = parts["train"] if fit == "early" else parts["train"].__class__(
         list(parts["train"]) + list(parts["validation"]), coll.source)
     X, y = _features(train_items, spec, store, row.get("audio"), row.get("copies", 0), seed)
+    n_train = len(y)
     tests = {"test": parts["test"]}
     test_sets = {k: load_features(v, spec, store=store, jobs=2, progress=False) for k, v in tests.items()}
     t0 = time.perf_counter()
@@ -158,6 +163,8 @@ def run_one(coll, name: str, protocol: str, seed: int, store, external=None) -> 
     for m in range(n_models):
         params = _params(row, seed + 1000 * m)
         est = SpectrogramCNN(**params)
+        if row.get("own_copies") and m > 0:  # member m: the originals and augmented copy m + 1
+            X, y = _features(train_items, spec, store, row["audio"], row["copies"], seed, first=m + 1)
         fit_kw = {}
         if fit == "early":
             val = load_features(parts["validation"], spec, store=store, jobs=2, progress=False)
@@ -169,7 +176,7 @@ def run_one(coll, name: str, protocol: str, seed: int, store, external=None) -> 
             if k == "test" and n_models > 1:
                 members.append(round(float(accuracy_score(ds.y, est.classes_[np.argmax(proba, axis=1)])), 4))
     out = {"row": name, "protocol": protocol, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
-           "n_train": int(len(y))}
+           "n_train": int(n_train)}
     for k, ds in test_sets.items():
         pred = est.classes_[np.argmax(probas[k], axis=1)]
         prefix = "" if k == "test" else f"{k}_"
