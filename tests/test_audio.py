@@ -165,11 +165,17 @@ def test_wav_header_parser_reads_declared_frames(tmp_path):
     assert _wav_declared_frames(tmp_path / "missing.wav") is None
 
 
+@pytest.mark.parametrize("blocks", ["one read", "many reads"])
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_32", "FLOAT", "PCM_U8"])
-def test_integer_pcm_decodes_to_libsndfiles_float_values(tmp_path, subtype):
-    """PCM is read as integers and scaled here (10x faster than libsndfile's float conversion):
-    the very same float32 samples."""
+def test_integer_pcm_decodes_to_libsndfiles_float_values(tmp_path, subtype, blocks, monkeypatch):
+    """PCM is read as integers and scaled here (10x faster than libsndfile's float conversion),
+    each read mixed down into its place: the very same float32 samples."""
     import soundfile as sf
+
+    import musicnn.audio.io as io
+
+    if blocks == "many reads":
+        monkeypatch.setattr(io, "_BLOCK", 1024)  # 4000 frames: 4 reads
 
     rng = np.random.default_rng(7)
     x = np.clip(rng.normal(0, 0.3, (4000, 2)), -1, 0.999).astype(np.float32)

@@ -233,8 +233,9 @@ def _joined(chunks: list[_Chunk]) -> _Chunk:
                                                      chunks[0].scale)
 
 
-def _mix_down(chunk: _Chunk) -> np.ndarray:
-    """Average the channels of a decoded chunk into a contiguous float32 (n,) array.
+def _mix_down(chunk: _Chunk, out: np.ndarray | None = None) -> np.ndarray:
+    """Average the channels of a decoded chunk into a contiguous float32 (n,) array
+    (``out``, when given).
 
     Adds the strided channel columns one by one, each cast to float32 (several times faster
     than ``mean(axis=1)``), then scales once: integer PCM by its power of two over the
@@ -243,7 +244,10 @@ def _mix_down(chunk: _Chunk) -> np.ndarray:
     """
     frames = chunk.frames
     channels = frames.shape[1]
-    y = np.array(frames[:, 0], dtype=np.float32)
+    if out is None:
+        out = np.empty(len(frames), dtype=np.float32)
+    y = out
+    np.copyto(y, frames[:, 0], casting="unsafe")
     for c in range(1, channels):
         np.add(y, frames[:, c], out=y, dtype=np.float32)
     factor = (1.0 if chunk.scale is None else chunk.scale) / channels
@@ -348,12 +352,15 @@ def load(
             stacklevel=2,
         )
 
-    frames = _joined(blocks)  # (n, channels)
-    if mono:
-        y = _mix_down(frames)
+    if mono:  # each block mixed down into its place: no joined copy of the decoded frames
+        y = np.empty(got, dtype=np.float32)
+        pos = 0
+        for block in blocks:
+            _mix_down(block, out=y[pos:pos + len(block)])
+            pos += len(block)
     else:
-        y = np.ascontiguousarray(frames.as_float().T)
-    if not np.isfinite(y).all():
+        y = np.ascontiguousarray(_joined(blocks).as_float().T)
+    if blocks[0].scale is None and not np.isfinite(y).all():  # integer PCM is always finite
         raise AudioError(f"{path}: holds non-finite samples (NaN or infinity)")
     if sr is not None and sr != native_sr:
         import soxr
