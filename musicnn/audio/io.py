@@ -244,9 +244,7 @@ def _mix_down(chunk: _Chunk, out: np.ndarray | None = None) -> np.ndarray:
     """
     frames = chunk.frames
     channels = frames.shape[1]
-    if out is None:
-        out = np.empty(len(frames), dtype=np.float32)
-    y = out
+    y = np.empty(len(frames), dtype=np.float32) if out is None else out
     np.copyto(y, frames[:, 0], casting="unsafe")
     for c in range(1, channels):
         np.add(y, frames[:, c], out=y, dtype=np.float32)

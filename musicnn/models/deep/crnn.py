@@ -77,7 +77,7 @@ class CRNNNet(ClassifierNet):
         for c_out, tp, fp in zip(channels, time_pool, freq_pool):
             blocks.append(_pool_block(c_in, c_out, kernel_size, tp, fp))
             c_in = c_out
-        self.blocks = torch.nn.Sequential(*blocks).to(memory_format=torch.channels_last)  # as the CNN's
+        self.blocks = torch.nn.Sequential(*blocks)
         self.n_rnn_inputs = c_in * pooled_size(n_bins, freq_pool)
         self.encoder = RecurrentEncoder(self.n_rnn_inputs, spec)
         self.dropout = torch.nn.Dropout(spec.dropout)
@@ -85,8 +85,7 @@ class CRNNNet(ClassifierNet):
 
     def sequence(self, x: torch.Tensor) -> torch.Tensor:
         """Front-end features of a batch (batch, frames, bins): (batch, frames', channels * bins')."""
-        h = self.blocks(x.unsqueeze(1).contiguous(memory_format=torch.channels_last))
-        # h: (batch, channels, frames', bins')
+        h = self.blocks(x.unsqueeze(1))  # (batch, channels, frames', bins')
         batch, channels, frames, bins = h.shape
         return h.permute(0, 2, 1, 3).reshape(batch, frames, channels * bins)
 
