@@ -345,7 +345,8 @@ def compute(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
         raise FeatureError(f"y must be a mono signal of shape (n,), got shape {y.shape}")
     if not np.isfinite(y).all():
         raise FeatureError("y holds non-finite samples (NaN or infinity)")
-    peak = float(np.max(np.abs(y.astype(np.float64, copy=False)))) if y.size else 0.0
+    # the largest magnitude from the extremes: exact in any dtype, no float64 copy of the signal
+    peak = max(float(y.max()), -float(y.min())) if y.size else 0.0
     if peak > MAX_SAMPLE:
         raise FeatureError(f"y holds samples up to {peak:.3g}, beyond what features of float32 power can hold "
                            f"(at most {MAX_SAMPLE:g}; audio samples lie in [-1, 1])")
